@@ -1,0 +1,73 @@
+"""One exception hierarchy for the whole package.
+
+Every error a user can meet is a ``ShipperError``; the CLI maps it to a one-line message and
+the exit code it carries (sysexits.h values, so supervisors and scripts can tell them apart).
+Raw ``OSError``, ``msgpack`` and ``ssl`` errors are translated at the edge that meets them,
+with ``raise ... from exc`` so the cause is kept for debugging.
+"""
+
+from __future__ import annotations
+
+
+class ShipperError(Exception):
+    """Root of every error raised by shipper."""
+
+    exit_code = 70  # EX_SOFTWARE
+
+
+class ConfigError(ShipperError):
+    """A flag, environment variable or file holds a value we cannot use."""
+
+    exit_code = 64  # EX_USAGE
+
+
+class DataError(ShipperError):
+    """Input data (a line, a record) is not what the chosen format requires."""
+
+    exit_code = 65  # EX_DATAERR
+
+
+class ProtocolError(ShipperError):
+    """The Forward protocol was broken."""
+
+    exit_code = 76  # EX_PROTOCOL
+
+
+class LocalProtocolError(ProtocolError):
+    """We were asked to send something the protocol cannot carry (a bug or bad argument)."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent bytes that are not valid Forward protocol."""
+
+
+class AuthError(RemoteProtocolError):
+    """The shared-key / user handshake failed."""
+
+
+class TransportError(ShipperError):
+    """The network failed us: connect, send or a missing ack."""
+
+    exit_code = 69  # EX_UNAVAILABLE
+
+
+class ConnectError(TransportError):
+    """Could not open a connection to the peer."""
+
+
+class SendError(TransportError):
+    """The connection broke while writing or reading."""
+
+
+class AckTimeoutError(TransportError):
+    """The peer did not acknowledge a chunk in time."""
+
+
+class DeliveryError(TransportError):
+    """Some records could not be delivered; ``undelivered`` says how many."""
+
+    exit_code = 75  # EX_TEMPFAIL
+
+    def __init__(self, message: str, undelivered: int) -> None:
+        super().__init__(message)
+        self.undelivered = undelivered

@@ -1,0 +1,55 @@
+"""Peer addresses as URLs: ``tcp://host:port``, ``tls://host:port``, ``unix:///path``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ..errors import ConfigError
+
+DEFAULT_PORT = 24224
+SCHEMES = ("tcp", "tls", "unix")
+
+
+@dataclass(frozen=True)
+class Address:
+    scheme: str
+    host: str = ""
+    port: int = 0
+    path: str = ""
+
+    @property
+    def is_unix(self) -> bool:
+        return self.scheme == "unix"
+
+    def __str__(self) -> str:
+        if self.is_unix:
+            return f"unix://{self.path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+def parse_address(url: str) -> Address:
+    """Parse a peer URL; ``host:port`` alone means TCP and ``/path`` alone a Unix socket."""
+    if url.startswith("/"):
+        return Address("unix", path=url)
+    if "://" not in url:
+        url = f"tcp://{url}"
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        raise ConfigError(f"address {url!r}: scheme must be one of {', '.join(SCHEMES)}")
+    if parts.scheme == "unix":
+        return _unix(url, parts.netloc + parts.path)
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise ConfigError(f"address {url!r}: the port must be a number from 0 to 65535") from None
+    if not parts.hostname:
+        raise ConfigError(f"address {url!r} has no host; write e.g. tcp://127.0.0.1:24224")
+    return Address(parts.scheme, parts.hostname, port)
+
+
+def _unix(url: str, path: str) -> Address:
+    if not path:
+        raise ConfigError(f"address {url!r} has no socket path; write e.g. unix:///run/fluent.sock")
+    return Address("unix", path=path)

@@ -1,0 +1,79 @@
+"""Event times on the wire.
+
+Inside shipper a time is an ``int`` of nanoseconds since the epoch. On the wire it is an
+EventTime (msgpack ext type 0: uint32 seconds + uint32 nanoseconds, big endian) or, for old
+peers, integer seconds. Old clients may send float seconds: we decode those, never send them.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import msgspec
+
+from ..errors import LocalProtocolError, RemoteProtocolError
+
+EVENT_TIME_EXT = 0
+_PAIR = struct.Struct(">II")
+_NS = 1_000_000_000
+_UINT32 = 1 << 32
+
+
+class EventTime(int):
+    """Nanoseconds decoded from an ext-0 value (a distinct type, so it is not read as seconds)."""
+
+    __slots__ = ()
+
+
+def to_wire(ns: int, integer_seconds: bool = False) -> msgspec.msgpack.Ext | int:
+    """The value to put in an entry's time slot for ``ns`` nanoseconds since the epoch."""
+    seconds, nanos = divmod(ns, _NS)
+    if not 0 <= seconds < _UINT32:
+        raise LocalProtocolError(f"time {ns} ns is outside what EventTime can carry (1970..2106)")
+    if integer_seconds:
+        return seconds
+    return msgspec.msgpack.Ext(EVENT_TIME_EXT, _PAIR.pack(seconds, nanos))
+
+
+def ext_hook(code: int, data: bytes | memoryview) -> object:
+    """Decode hook for both msgpack and msgspec: ext 0 becomes an ``EventTime``."""
+    if code != EVENT_TIME_EXT:
+        return msgspec.msgpack.Ext(code, bytes(data))
+    if len(data) != 8:
+        raise RemoteProtocolError(f"EventTime must hold 8 bytes, got {len(data)}")
+    seconds, nanos = _PAIR.unpack(data)
+    return EventTime(seconds * _NS + nanos)
+
+
+def from_wire(value: object) -> int:
+    """Nanoseconds for a decoded time slot: EventTime, int or float seconds, or v1.5 [time, meta]."""
+    kind = type(value)
+    if kind is EventTime:
+        return int(value)  # type: ignore[call-overload]
+    if kind is msgspec.msgpack.Ext:
+        return ext_hook(value.code, value.data)  # type: ignore[attr-defined,return-value]
+    if kind is int:
+        return value * _NS  # type: ignore[operator]
+    if kind is float:
+        return round(value * _NS)  # type: ignore[operator]
+    if kind is list and value:  # Forward protocol v1.5: [EventTime, metadata]
+        return from_wire(value[0])  # type: ignore[index]
+    raise RemoteProtocolError(f"an event time must be EventTime, integer or float, got {value!r:.60}")
+
+
+def times_from_wire(entries: list[tuple[object, object]]) -> list[tuple[int, object]]:
+    """``from_wire`` over a batch; equal EventTime payloads (common in a chunk) decode once."""
+    seen: dict[bytes, int] = {}
+    out = []
+    for index, (value, record) in enumerate(entries):
+        try:
+            if type(value) is msgspec.msgpack.Ext and value.code == EVENT_TIME_EXT:
+                ns = seen.get(value.data)
+                if ns is None:
+                    ns = seen[value.data] = from_wire(value)
+            else:
+                ns = from_wire(value)
+        except RemoteProtocolError as exc:
+            raise RemoteProtocolError(f"entry {index}: {exc}") from None
+        out.append((ns, record))
+    return out

@@ -1,0 +1,66 @@
+"""``shipper receive``: run the Forward receiver until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .forward.server import Receiver, ReceiverOptions
+from .forward.sinks import CountSink, JsonLinesSink, PrettySink, Sink
+
+OUTPUTS = ("json", "pretty", "count")
+
+
+@dataclass(frozen=True)
+class ReceiveConfig:
+    receiver: ReceiverOptions
+    output: str = "json"
+    colour: bool = False
+    count_interval: float = 1.0
+
+
+def make_sink(config: ReceiveConfig) -> Sink:
+    out = sys.stdout.buffer
+    if config.output == "pretty":
+        return PrettySink(out, config.colour)
+    if config.output == "count":
+        return CountSink()
+    return JsonLinesSink(out)
+
+
+async def run_receiver(config: ReceiveConfig, log: Callable[[str], None]) -> None:
+    sink = make_sink(config)
+    receiver = Receiver(config.receiver, sink, log)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await receiver.start()
+    log("listening on " + ", ".join(str(a) for a in receiver.addresses))
+    try:
+        if isinstance(sink, CountSink):
+            await _print_totals(sink, stop, config.count_interval)
+        else:
+            await stop.wait()
+    finally:
+        await receiver.close()
+        sink.flush()
+
+
+async def _print_totals(sink: CountSink, stop: asyncio.Event, interval: float) -> None:
+    """A totals line each interval while events arrive, and a last one at exit."""
+    started = time.monotonic()
+    shown = -1
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), interval)
+        except asyncio.TimeoutError:
+            pass
+        if sink.events != shown or stop.is_set():
+            shown = sink.events
+            rate = shown / max(time.monotonic() - started, 1e-9)
+            print(f"events={shown} batches={sink.batches} rate={rate:.0f}/s", flush=True)

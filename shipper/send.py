@@ -1,0 +1,142 @@
+"""``shipper send``: records from a byte stream (stdin) to one Forward server.
+
+Input is read ahead on a daemon thread (``Prefetcher``); parsing, batching and delivery run
+on the event loop. The backlog of undelivered chunks is bounded, so a slow server slows the
+reading instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .errors import DeliveryError
+from .forward.address import Address
+from .forward.batcher import Batcher, BatchLimits, Chunk
+from .forward.client import ClientOptions, ForwardClient
+from .prefetch import Prefetcher
+from .send_input import MAX_WARNINGS, READERS, InputReader
+
+READ_SIZE = 1024 * 1024
+MAX_BACKLOG = 16  # chunks submitted and not yet acked before reading pauses
+
+
+@dataclass(frozen=True)
+class SendConfig:
+    to: Address
+    tag: str
+    input_format: str = "json"
+    message_key: str = "message"
+    time_key: str | None = None
+    strict: bool = False
+    integer_time: bool = False
+    gzip: bool = False
+    limits: BatchLimits = BatchLimits()
+    client: ClientOptions = field(default_factory=lambda: ClientOptions(retry_limit=5))
+
+
+@dataclass
+class SendReport:
+    records: int = 0
+    delivered: int = 0
+    failed: int = 0
+    wrapped: int = 0
+    retries: int = 0
+
+
+class _Delivery:
+    """Submits chunks, keeps the backlog bounded and counts the outcome of each."""
+
+    def __init__(self, client: ForwardClient, report: SendReport) -> None:
+        self._client = client
+        self._report = report
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    async def submit(self, chunk: Chunk) -> None:
+        future = self._client.submit(chunk)
+        future.add_done_callback(lambda f, n=chunk.count: self._count(f, n))
+        self._waiting.append(future)
+        while len(self._waiting) > MAX_BACKLOG:
+            await asyncio.wait([self._waiting.popleft()])
+
+    def _count(self, future: asyncio.Future[None], count: int) -> None:
+        if future.exception() is None:
+            self._report.delivered += count
+        else:
+            self._report.failed += count
+
+    async def finish(self) -> None:
+        if self._waiting:
+            await asyncio.wait(list(self._waiting))
+
+
+async def send_stream(fd: int, config: SendConfig, warn: Callable[[str], None]) -> SendReport:
+    """Send every record read from ``fd``; raises ``DeliveryError`` unless all were acked."""
+    report = SendReport()
+    reader: InputReader = READERS[config.input_format](
+        message_key=config.message_key, time_key=config.time_key,
+        strict=config.strict, integer_time=config.integer_time,
+    )
+    client = ForwardClient(config.to, config.client, warn=warn)
+    delivery = _Delivery(client, report)
+    batcher = Batcher(config.tag, config.limits, ack=config.client.ack, gzip=config.gzip)
+    try:
+        await _pump(fd, reader, batcher, delivery, report, warn)
+        await delivery.finish()
+    finally:
+        await client.close()
+        report.retries = client.stats.retries
+    _conclude(reader, report, config, warn)
+    return report
+
+
+async def _pump(fd, reader, batcher, delivery, report, warn) -> None:  # type: ignore[no-untyped-def]
+    source = Prefetcher(fd, READ_SIZE)
+    while True:
+        data = await _next_block(source, batcher, delivery)
+        entries = reader.feed(data, time.time_ns())
+        _flush_warnings(reader, warn)
+        report.records += len(entries)
+        for chunk in batcher.add_many(entries, len(data), time.monotonic()):
+            await delivery.submit(chunk)
+        if not data or reader.stopped is not None:
+            break
+    last = batcher.seal()
+    if last is not None:
+        await delivery.submit(last)
+
+
+async def _next_block(source: Prefetcher, batcher: Batcher, delivery: _Delivery) -> bytes:
+    """The next block of input; the pending batch is shipped if input stalls past its interval."""
+    read = asyncio.ensure_future(source.read())
+    while True:
+        deadline = batcher.deadline()
+        timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        done, _ = await asyncio.wait([read], timeout=timeout)
+        if done:
+            return read.result()
+        await delivery.submit(batcher.seal())  # type: ignore[arg-type]
+
+
+def _flush_warnings(reader: InputReader, warn: Callable[[str], None]) -> None:
+    for message in reader.warnings:
+        warn(message)
+    reader.warnings.clear()
+
+
+def _conclude(
+    reader: InputReader, report: SendReport, config: SendConfig, warn: Callable[[str], None]
+) -> None:
+    report.wrapped = reader.wrapped
+    if reader.warned > MAX_WARNINGS:
+        warn(f"{reader.warned - MAX_WARNINGS} more warnings not shown")
+    if report.failed:
+        raise DeliveryError(
+            f"{report.failed} of {report.records} records were not acknowledged by {config.to}",
+            report.failed,
+        )
+    if reader.stopped is not None:
+        raise reader.stopped

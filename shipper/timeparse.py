@@ -1,0 +1,52 @@
+"""Event times found in records: ISO 8601 / RFC 3339 strings or epoch numbers, to nanoseconds.
+
+Epoch numbers are read by magnitude (as Vector and Fluent Bit do): below 1e11 seconds,
+below 1e14 milliseconds, below 1e17 microseconds, else nanoseconds. Anything else gives
+``None`` and the caller keeps the time the line was read.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+_NS = 1_000_000_000
+_FRACTION = re.compile(r"[.,](\d+)")
+_UTC_SUFFIX = re.compile(r"(?i)z$")
+
+
+def parse_time(value: object) -> int | None:
+    """Nanoseconds since the epoch for ``value``, or None when it is not a time."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return _from_epoch(value)
+    if isinstance(value, str):
+        return _from_iso(value.strip())
+    return None
+
+
+def _from_epoch(value: int | float) -> int | None:
+    if value < 0:
+        return None
+    for limit, scale in ((1e11, _NS), (1e14, 1_000_000), (1e17, 1_000)):
+        if value < limit:
+            whole = int(value)  # scale the whole part exactly; a float only for the fraction
+            return whole * scale + round((value - whole) * scale)
+    return int(value)
+
+
+def _from_iso(text: str) -> int | None:
+    match = _FRACTION.search(text)
+    nanos = 0
+    if match:
+        digits = match.group(1)
+        nanos = int(digits[:9].ljust(9, "0"))
+        text = text[: match.start()] + text[match.end() :]
+    try:
+        moment = datetime.fromisoformat(_UTC_SUFFIX.sub("+00:00", text))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp()) * _NS + nanos
