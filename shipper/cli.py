@@ -20,7 +20,7 @@ import click
 
 from .errors import ConfigError, ShipperError
 from .forward.address import parse_address
-from .forward.batcher import BatchLimits
+from .forward.batcher import MODES, BatchLimits
 from .forward.client import ClientOptions, Security
 from .forward.protocol import DEFAULT_MAX_FRAME_BYTES
 from .forward.server import DEFAULT_HOSTNAME, ReceiverOptions
@@ -161,6 +161,8 @@ def _server_tls(cert: str | None, key: str | None, client_ca: str | None) -> Ser
 @click.option("--ack/--no-ack", default=True, help="Wait for the server's ack of every chunk.")
 @click.option("--compress", type=click.Choice(["none", "gzip"]), default="none",
               help="CompressedPackedForward (Fluentd's in_unix cannot read it).")
+@click.option("--mode", type=click.Choice(MODES), default="packed",
+              help="Forward protocol mode: PackedForward, Forward or Message.")
 @click.option("--batch-records", type=click.IntRange(1), default=BatchLimits.max_records)
 @click.option("--batch-bytes", type=ByteSize(), default=BatchLimits.max_bytes)
 @click.option("--flush-interval", type=click.FloatRange(0), default=BatchLimits.interval,
@@ -180,7 +182,7 @@ def _server_tls(cert: str | None, key: str | None, client_ca: str | None) -> Ser
 @click.option("--quiet", "-q", is_flag=True, help="No summary line.")
 @reports_errors("send")
 def send(to: str, tag: str, input_format: str, message_key: str, time_key: str | None,
-         time_as_integer: bool, strict: bool, ack: bool, compress: str, batch_records: int,
+         time_as_integer: bool, strict: bool, ack: bool, compress: str, mode: str, batch_records: int,
          batch_bytes: int, flush_interval: float, retry_limit: int, connect_timeout: float,
          write_timeout: float, ack_timeout: float, shared_key: str | None, hostname: str,
          username: str, password: str, tls_ca: str | None, tls_cert: str | None,
@@ -190,7 +192,7 @@ def send(to: str, tag: str, input_format: str, message_key: str, time_key: str |
     tls = _client_tls(address.scheme, tls_ca, tls_cert, tls_key, tls_verify)
     config = SendConfig(
         to=address, tag=tag, input_format=input_format, message_key=message_key,
-        time_key=time_key, strict=strict, integer_time=time_as_integer, gzip=compress == "gzip",
+        time_key=time_key, strict=strict, integer_time=time_as_integer, gzip=compress == "gzip", mode=mode,
         limits=BatchLimits(batch_records, batch_bytes, flush_interval),
         client=ClientOptions(
             ack=ack, connect_timeout=connect_timeout, write_timeout=write_timeout,

@@ -34,6 +34,7 @@ class SendConfig:
     strict: bool = False
     integer_time: bool = False
     gzip: bool = False
+    mode: str = "packed"
     limits: BatchLimits = BatchLimits()
     client: ClientOptions = field(default_factory=lambda: ClientOptions(retry_limit=5))
 
@@ -82,7 +83,7 @@ async def send_stream(fd: int, config: SendConfig, warn: Callable[[str], None]) 
     )
     client = ForwardClient(config.to, config.client, warn=warn)
     delivery = _Delivery(client, report)
-    batcher = Batcher(config.tag, config.limits, ack=config.client.ack, gzip=config.gzip)
+    batcher = Batcher(config.tag, config.limits, config.client.ack, config.gzip, config.mode)
     try:
         await _pump(fd, reader, batcher, delivery, report, warn)
         await delivery.finish()

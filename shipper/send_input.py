@@ -137,11 +137,14 @@ class MsgpackReader(InputReader):
         self._unpacker = msgpack.Unpacker(raw=False, unicode_errors="replace",
                                           strict_map_key=False, ext_hook=ext_hook)
         self.object_number = 0
+        self._fed = 0
+        self._consumed = 0  # Unpacker.tell() is exact only right after a whole object
 
     def _records(self, data: bytes) -> list[dict[Any, Any]]:
         if not data:
             return self._end()
         self._unpacker.feed(data)
+        self._fed += len(data)
         records = []
         try:
             for item in self._unpacker:
@@ -151,14 +154,14 @@ class MsgpackReader(InputReader):
                 if record is None:
                     break
                 records.append(record)
+                self._consumed = self._unpacker.tell()
         except Exception as exc:  # msgpack raises many types; all mean the stream is corrupt
-            self.stopped = DataError(f"byte {self._unpacker.tell()}: invalid msgpack ({type(exc).__name__} {exc})".rstrip())
+            self.stopped = DataError(f"byte {self._consumed}: invalid msgpack ({type(exc).__name__} {exc})".rstrip())
         return records
 
     def _end(self) -> list[dict[Any, Any]]:
-        buffered = self._unpacker.read_bytes(1)
-        if buffered:
-            self.stopped = DataError(f"byte {self._unpacker.tell()}: input ends inside an object")
+        if self._fed > self._consumed:
+            self.stopped = DataError(f"byte {self._consumed}: input ends inside an object")
         return []
 
 

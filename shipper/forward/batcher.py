@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .protocol import encode_packed_forward, new_chunk_id, pack_entries
+from ..errors import ConfigError
+from .protocol import (
+    encode_forward,
+    encode_messages,
+    encode_packed_forward,
+    new_chunk_id,
+    pack_entries,
+)
+
+MODES = ("packed", "forward", "message")
 
 
 @dataclass(slots=True)
@@ -33,8 +42,13 @@ class BatchLimits:
 class Batcher:
     """Collects ``(time, record)`` entries of one tag and seals them into chunks."""
 
-    def __init__(self, tag: str, limits: BatchLimits, ack: bool = True, gzip: bool = False) -> None:
+    def __init__(
+        self, tag: str, limits: BatchLimits, ack: bool = True, gzip: bool = False, mode: str = "packed"
+    ) -> None:
+        if gzip and mode != "packed":
+            raise ConfigError("gzip compression exists only in packed mode (CompressedPackedForward)")
         self.tag = tag
+        self._mode = mode
         self._limits = limits
         self._ack = ack
         self._gzip = gzip
@@ -65,10 +79,14 @@ class Batcher:
             return None
         entries, self._entries, self._bytes = self._entries, [], 0
         chunk_id = new_chunk_id() if self._ack else None
-        payload = encode_packed_forward(
-            self.tag, pack_entries(entries), len(entries), chunk_id, self._gzip
-        )
-        return Chunk(self.tag, payload, len(entries), chunk_id)
+        return Chunk(self.tag, self._encode(entries, chunk_id), len(entries), chunk_id)
+
+    def _encode(self, entries: list[tuple[object, object]], chunk_id: str | None) -> bytes:
+        if self._mode == "forward":
+            return encode_forward(self.tag, entries, chunk_id)
+        if self._mode == "message":
+            return encode_messages(self.tag, entries, chunk_id)
+        return encode_packed_forward(self.tag, pack_entries(entries), len(entries), chunk_id, self._gzip)
 
     def add_many(self, entries: list[tuple[object, object]], size: int, now: float) -> list[Chunk]:
         """Add entries totalling about ``size`` bytes; returns the chunks that filled up."""

@@ -21,7 +21,14 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from ..errors import AckTimeoutError, DeliveryError, ProtocolError, SendError, TransportError
+from ..errors import (
+    AckTimeoutError,
+    DeliveryError,
+    ProtocolError,
+    RemoteProtocolError,
+    SendError,
+    TransportError,
+)
 from .address import Address
 from .backoff import backoff
 from .batcher import Chunk
@@ -173,8 +180,11 @@ class ForwardClient:
                 raise SendError(f"{self.address}: no handshake reply within {timeout:g}s") from None
             if not data:
                 raise SendError(f"{self.address}: closed the connection during the handshake")
-            for message in framer.feed(data):
-                return message
+            messages = list(framer.feed(data))
+            if len(messages) > 1:
+                raise RemoteProtocolError(f"{self.address}: sent more than one handshake message")
+            if messages:
+                return messages[0]
 
     async def _pump(self, reader, writer, framer: Framer, keepalive: bool) -> None:  # type: ignore[no-untyped-def]
         tasks = [

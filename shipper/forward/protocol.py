@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -105,6 +105,20 @@ def encode_message(tag: str, time: object, record: object, chunk: str | None = N
     return _encoder.encode((tag, time, record, {"chunk": chunk}))
 
 
+def encode_messages(
+    tag: str, entries: Sequence[tuple[object, object]], chunk: str | None = None
+) -> bytes:
+    """Consecutive Message mode messages; only the last carries ``chunk``.
+
+    A server handles a connection's messages in order, so the ack of the last one covers all.
+    """
+    last = len(entries) - 1
+    return b"".join(
+        encode_message(tag, time, record, chunk if index == last else None)
+        for index, (time, record) in enumerate(entries)
+    )
+
+
 def _option(count: int, chunk: str | None) -> dict[str, object]:
     return {"size": count} if chunk is None else {"size": count, "chunk": chunk}
 
@@ -124,8 +138,9 @@ def encode(obj: object) -> bytes:
 class Framer:
     """Splits a byte stream into whole msgpack messages; the one place frames are bounded.
 
-    ``feed(data)`` returns the messages completed by ``data``; ``feed(b"")`` declares the end
-    of the stream and raises if a message was cut off. A message larger than
+    ``feed(data)`` yields the messages completed by ``data``, then raises where the stream
+    breaks, so the messages before a fault can still be handled; ``feed(b"")`` declares the
+    end of the stream and raises if a message was cut off. A message larger than
     ``max_frame_bytes`` raises as soon as that is known, without buffering more.
     """
 
@@ -146,30 +161,31 @@ class Framer:
         """Bytes received that do not yet form a whole message."""
         return self._fed - self._taken
 
-    def feed(self, data: bytes) -> list[Any]:
+    def feed(self, data: bytes) -> Iterator[Any]:
+        """Yield each message completed by ``data``; raise where the stream breaks."""
         if not data:
-            return self._end()
-        messages: list[Any] = []
+            self._end()
+            return
         step = self._max
         for start in range(0, len(data), step):
-            messages.extend(self._feed_piece(data[start : start + step]))
-        return messages
+            yield from self._feed_piece(data[start : start + step])
 
-    def _feed_piece(self, piece: bytes) -> list[Any]:
+    def _feed_piece(self, piece: bytes) -> Iterator[Any]:
         self._unpacker.feed(piece)
         self._fed += len(piece)
-        messages = []
-        try:
-            for message in self._unpacker:
-                self._check_size(self._unpacker.tell() - self._taken)
-                self._taken = self._unpacker.tell()
-                messages.append(message)
-        except RemoteProtocolError:
-            raise
-        except Exception as exc:  # msgpack raises a zoo of types for bad bytes
-            raise RemoteProtocolError(f"invalid msgpack at byte {self._taken}: {exc}") from exc
+        while True:
+            try:
+                message = next(self._unpacker)
+            except StopIteration:
+                break
+            except RemoteProtocolError:
+                raise
+            except Exception as exc:  # msgpack raises a zoo of types for bad bytes
+                raise RemoteProtocolError(f"invalid msgpack at byte {self._taken}: {exc}") from exc
+            self._check_size(self._unpacker.tell() - self._taken)
+            self._taken = self._unpacker.tell()
+            yield message
         self._check_size(self.pending)
-        return messages
 
     def _check_size(self, size: int) -> None:
         if size > self._max:
@@ -177,12 +193,11 @@ class Framer:
                 f"a message of over {size} bytes exceeds the {self._max}-byte frame limit"
             )
 
-    def _end(self) -> list[Any]:
+    def _end(self) -> None:
         if self.pending:
             raise RemoteProtocolError(
                 f"stream ended inside a message ({self.pending} bytes of it received)"
             )
-        return []
 
 
 def interpret(
@@ -317,14 +332,18 @@ def _decode_stream(body: bytes) -> list[Any]:
         max_buffer_size=max(len(body), 1),
     )
     unpacker.feed(body)
+    entries = []
+    end = 0  # tell() is exact only right after a whole object
     try:
-        entries = list(unpacker)
+        for entry in unpacker:
+            entries.append(entry)
+            end = unpacker.tell()
     except RemoteProtocolError:
         raise
     except Exception as exc:
         raise RemoteProtocolError(f"invalid msgpack in packed entries: {exc}") from exc
-    if unpacker.tell() != len(body):
-        raise RemoteProtocolError(f"packed entries end mid-entry at byte {unpacker.tell()}")
+    if end != len(body):
+        raise RemoteProtocolError(f"packed entries end mid-entry after byte {end}")
     return entries
 
 
