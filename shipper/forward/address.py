@@ -41,7 +41,7 @@ def parse_address(url: str) -> Address:
     if parts.scheme == "unix":
         return _unix(url, parts.netloc + parts.path)
     try:
-        port = parts.port or DEFAULT_PORT
+        port = DEFAULT_PORT if parts.port is None else parts.port
     except ValueError:
         raise ConfigError(f"address {url!r}: the port must be a number from 0 to 65535") from None
     if not parts.hostname:

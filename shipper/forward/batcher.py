@@ -29,7 +29,8 @@ class Chunk:
     payload: bytes
     count: int
     id: str | None  # None when acks are off: the message carries no chunk option
-    attempts: int = field(default=0, compare=False)
+    attempts: int = field(default=0, compare=False)  # times sent
+    failures: int = field(default=0, compare=False)  # failed sessions while it waited
 
 
 @dataclass(frozen=True)

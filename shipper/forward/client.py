@@ -276,10 +276,13 @@ class ForwardClient:
             self._outage = str(error)
             self._warn(f"{error}; retrying, records stay buffered")
         limit = self.options.retry_limit
-        if limit is not None:
-            for chunk in [c for c in self._queue if c.attempts > limit]:
-                self._queue.remove(chunk)
-                self._settle(chunk, DeliveryError(f"{error} (gave up after {limit} retries)", chunk.count))
+        if limit is None:
+            return
+        for chunk in self._queue:  # every waiting chunk, or a long queue would never give up
+            chunk.failures += 1
+        for chunk in [c for c in self._queue if c.failures > limit]:
+            self._queue.remove(chunk)
+            self._settle(chunk, DeliveryError(f"{error} (gave up after {limit} retries)", chunk.count))
 
     def _fail_sent(self, error: AckTimeoutError) -> None:
         """A peer that never acks: warn once and fail what it swallowed instead of resending."""

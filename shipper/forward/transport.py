@@ -7,6 +7,7 @@ This is the edge where ``OSError``, ``ssl.SSLError`` and timeouts become ``Conne
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from dataclasses import dataclass
 
@@ -67,10 +68,20 @@ async def open_stream(
         return await asyncio.wait_for(_open(address, tls), timeout)
     except asyncio.TimeoutError:
         raise ConnectError(f"{address}: no connection within {timeout:g}s") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise ConnectError(
+            f"{address}: the server's TLS certificate could not be verified "
+            f"({exc.verify_message}); give its CA with --tls-ca"
+        ) from exc
     except ssl.SSLError as exc:
         raise ConnectError(f"{address}: TLS handshake failed: {exc.reason or exc}") from exc
     except OSError as exc:
-        raise ConnectError(f"{address}: {exc.strerror or exc}") from exc
+        raise ConnectError(f"{address}: {describe(exc)}") from exc
+
+
+def describe(exc: OSError) -> str:
+    """The OS's words for an error ("Connection refused"), not asyncio's wrapper text."""
+    return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
 async def _open(address: Address, tls: ssl.SSLContext | None) -> Stream:

@@ -1,0 +1,210 @@
+import asyncio
+import socket
+import threading
+
+import pytest
+import trustme
+
+from shipper.errors import ConnectError, DeliveryError
+from shipper.forward.address import parse_address
+from shipper.forward.batcher import Batcher, BatchLimits
+from shipper.forward.client import ClientOptions, ForwardClient, Security
+from shipper.forward.transport import ServerTls, TlsOptions
+
+
+def chunks(count: int, per_chunk: int = 10, ack: bool = True, pad: int = 0):
+    batcher = Batcher("app", BatchLimits(max_records=per_chunk), ack=ack)
+    record = {"pad": "x" * pad} if pad else {}
+    made = [batcher.add((1, {"n": n, **record}), 10, 0.0) for n in range(count * per_chunk)]
+    return [chunk for chunk in made if chunk is not None]
+
+
+def no_wait_delays():
+    while True:
+        yield 0.01
+
+
+async def deliver(url, to_send, options=ClientOptions(), warnings=None, **kwargs):
+    client = ForwardClient(parse_address(url), options, delays=no_wait_delays,
+                           warn=(warnings.append if warnings is not None else lambda m: None), **kwargs)
+    futures = [client.submit(chunk) for chunk in to_send]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    await client.close()
+    return client, results
+
+
+def numbers(receiver):
+    return sorted(record["n"] for record in receiver.records)
+
+
+def test_chunks_are_delivered_and_settled_on_ack(forward_receiver):
+    client, results = asyncio.run(deliver(forward_receiver.url, chunks(5)))
+    assert results == [None] * 5 and numbers(forward_receiver) == list(range(50))
+    assert forward_receiver.acks_sent == 5
+
+
+def test_in_flight_chunks_are_resent_after_the_connection_is_cut_mid_frame(forward_receiver):
+    forward_receiver.cut_mid_frame()
+    client, results = asyncio.run(deliver(forward_receiver.url, chunks(20, per_chunk=200)))
+    assert results == [None] * 20
+    assert set(numbers(forward_receiver)) == set(range(4000))
+    assert client.stats.retries >= 1 and client.stats.connects == 2
+
+
+def test_a_receiver_down_at_start_is_retried_until_it_listens(forward_receiver):
+    forward_receiver.refuse_connections = True
+    attempts = []
+
+    def sleep(delay):
+        attempts.append(delay)
+        if len(attempts) == 3:
+            forward_receiver.refuse_connections = False
+        return asyncio.sleep(0)
+
+    warnings = []
+    client, results = asyncio.run(deliver(forward_receiver.url, chunks(2), warnings=warnings, sleep=sleep))
+    assert results == [None, None] and len(attempts) == 3
+    assert "Connection refused" in warnings[0] and "connected again" in warnings[-1]
+
+
+def test_a_peer_that_never_acks_gets_one_warning_and_no_resend_loop(forward_receiver):
+    forward_receiver.faults.withhold_acks = True
+    warnings = []
+    client, results = asyncio.run(deliver(
+        forward_receiver.url, chunks(3), ClientOptions(ack_timeout=0.3), warnings=warnings))
+    assert all(isinstance(r, DeliveryError) for r in results)
+    assert len(warnings) == 1 and "--no-ack" in warnings[0] and "in_unix" in warnings[0]
+    assert client.stats.retries == 0
+
+
+def test_a_peer_that_acked_before_and_stalls_gets_the_chunk_resent(forward_receiver):
+    async def scenario():
+        client = ForwardClient(parse_address(forward_receiver.url), ClientOptions(ack_timeout=0.3),
+                               delays=no_wait_delays)
+        first, second = chunks(2)
+        await client.submit(first)
+        forward_receiver.faults.ack_delay = 0.6
+        pending = client.submit(second)
+        await asyncio.sleep(0.35)
+        forward_receiver.faults.ack_delay = 0
+        await pending
+        await client.close()
+        return client
+
+    client = asyncio.run(scenario())
+    assert client.stats.retries >= 1
+    assert set(numbers(forward_receiver)) == set(range(20))
+
+
+def test_retry_limit_fails_the_chunk_with_the_count_of_its_records(forward_receiver):
+    forward_receiver.refuse_connections = True
+    client, results = asyncio.run(deliver(forward_receiver.url, chunks(1), ClientOptions(retry_limit=2)))
+    (error,) = results
+    assert isinstance(error, DeliveryError) and error.undelivered == 10
+    assert "gave up after 2 retries" in str(error)
+
+
+def test_without_acks_a_chunk_settles_once_written(forward_receiver):
+    client, results = asyncio.run(deliver(forward_receiver.url, chunks(3, ack=False), ClientOptions(ack=False)))
+    assert results == [None] * 3
+    forward_receiver.wait_for(30)
+    assert forward_receiver.acks_sent == 0
+
+
+@pytest.fixture
+def silent_server():
+    """Accepts connections and never reads or writes: a hung collector."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted = []
+    thread = threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True)
+    thread.start()
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in accepted:
+        conn.close()
+
+
+def test_a_silent_server_cannot_hang_the_handshake(silent_server):
+    options = ClientOptions(connect_timeout=0.3, retry_limit=0, security=Security("k", "web"))
+    client, (error,) = asyncio.run(deliver(silent_server, chunks(1), options))
+    assert isinstance(error, DeliveryError) and "no handshake reply within 0.3s" in str(error)
+
+
+def test_a_server_that_stops_reading_cannot_hang_the_writer(silent_server):
+    options = ClientOptions(write_timeout=0.3, retry_limit=0, ack_timeout=60)
+    big = chunks(10, per_chunk=2000, pad=1000)  # 20 MB: more than the socket buffers hold
+    client, results = asyncio.run(deliver(silent_server, big, options))
+    assert any("could not write for 0.3s" in str(r) for r in results)
+
+
+def test_connecting_to_a_closed_port_fails_fast_with_the_address():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = ClientOptions(retry_limit=0)
+    client, (error,) = asyncio.run(deliver(f"tcp://127.0.0.1:{port}", chunks(1), options))
+    assert f"tcp://127.0.0.1:{port}" in str(error) and "refused" in str(error)
+
+
+def test_shared_key_client_delivers_to_a_secured_receiver(forward_receiver_factory):
+    receiver = forward_receiver_factory(shared_key="k", users={"ann": "pw"})
+    options = ClientOptions(security=Security("k", "web", "ann", "pw"))
+    client, results = asyncio.run(deliver(receiver.url, chunks(2), options))
+    assert results == [None, None] and len(receiver.events) == 20
+
+
+def test_a_failed_handshake_is_reported_with_the_servers_reason(forward_receiver_factory):
+    receiver = forward_receiver_factory(shared_key="k")
+    warnings = []
+    options = ClientOptions(security=Security("wrong", "web"), retry_limit=1)
+    client, (error,) = asyncio.run(deliver(receiver.url, chunks(1), options, warnings=warnings))
+    assert "refused the handshake: shared key mismatch" in warnings[0]
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_receiver(ca, tmp_path, forward_receiver_factory):
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    tls = ServerTls(str(tmp_path / "server.pem"), str(tmp_path / "server.pem"))
+    return forward_receiver_factory("tls://127.0.0.1:0", tls=tls)
+
+
+def test_tls_delivers_when_the_ca_is_trusted(ca, tls_receiver, tmp_path):
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    options = ClientOptions(tls=TlsOptions(ca_file=str(tmp_path / "ca.pem")))
+    client, results = asyncio.run(deliver(tls_receiver.url, chunks(2), options))
+    assert results == [None, None] and len(tls_receiver.events) == 20
+
+
+def test_tls_verifies_the_server_by_default(tls_receiver):
+    warnings = []
+    client, (error,) = asyncio.run(deliver(tls_receiver.url, chunks(1), ClientOptions(retry_limit=0), warnings))
+    assert "certificate could not be verified" in warnings[0] and "--tls-ca" in warnings[0]
+
+
+def test_tls_with_a_wrong_ca_is_refused(tls_receiver, tmp_path):
+    trustme.CA().cert_pem.write_to_path(str(tmp_path / "other.pem"))
+    options = ClientOptions(retry_limit=0, tls=TlsOptions(ca_file=str(tmp_path / "other.pem")))
+    warnings = []
+    asyncio.run(deliver(tls_receiver.url, chunks(1), options, warnings))
+    assert "certificate could not be verified" in warnings[0] and "--tls-ca" in warnings[0]
+
+
+def test_tls_client_certificates_can_be_required(ca, tmp_path, forward_receiver_factory):
+    server_cert = ca.issue_cert("127.0.0.1")
+    server_cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "s.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    client_cert = ca.issue_cert("web-1")
+    client_cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "c.pem"))
+    tls = ServerTls(str(tmp_path / "s.pem"), str(tmp_path / "s.pem"), client_ca_file=str(tmp_path / "ca.pem"))
+    receiver = forward_receiver_factory("tls://127.0.0.1:0", tls=tls)
+    options = ClientOptions(tls=TlsOptions(str(tmp_path / "ca.pem"), str(tmp_path / "c.pem"), str(tmp_path / "c.pem")))
+    client, results = asyncio.run(deliver(receiver.url, chunks(1), options))
+    assert results == [None]
