@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .errors import DeliveryError
 from .forward.address import Address
-from .forward.batcher import Batcher, BatchLimits, Chunk
+from .forward.batcher import Batcher, BatchLimits, Chunk, check_mode
 from .forward.client import ClientOptions, ForwardClient
 from .prefetch import Prefetcher
 from .send_input import MAX_WARNINGS, READERS, InputReader
@@ -37,6 +37,9 @@ class SendConfig:
     mode: str = "packed"
     limits: BatchLimits = BatchLimits()
     client: ClientOptions = field(default_factory=lambda: ClientOptions(retry_limit=5))
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode, self.gzip)
 
 
 @dataclass

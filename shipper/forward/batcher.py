@@ -21,6 +21,13 @@ from .protocol import (
 MODES = ("packed", "forward", "message")
 
 
+def check_mode(mode: str, gzip: bool) -> None:
+    if mode not in MODES:
+        raise ConfigError(f"mode {mode!r}: choose one of {', '.join(MODES)}")
+    if gzip and mode != "packed":
+        raise ConfigError("gzip compression exists only in packed mode (CompressedPackedForward)")
+
+
 @dataclass(slots=True)
 class Chunk:
     """One sealed PackedForward message and what the client needs to deliver it."""
@@ -46,8 +53,7 @@ class Batcher:
     def __init__(
         self, tag: str, limits: BatchLimits, ack: bool = True, gzip: bool = False, mode: str = "packed"
     ) -> None:
-        if gzip and mode != "packed":
-            raise ConfigError("gzip compression exists only in packed mode (CompressedPackedForward)")
+        check_mode(mode, gzip)
         self.tag = tag
         self._mode = mode
         self._limits = limits

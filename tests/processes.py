@@ -1,0 +1,42 @@
+"""Real ``shipper`` processes for tests; every one is stopped and reaped by its fixture."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from typing import Any
+
+SHIPPER = [sys.executable, "-m", "shipper"]
+
+
+class ReceiveProcess:
+    """``shipper receive`` on free ports; the addresses come from its 'listening on' line."""
+
+    def __init__(self, *args: str, listen: tuple[str, ...] = ("tcp://127.0.0.1:0",)) -> None:
+        command = [*SHIPPER, "receive", *(f"--listen={url}" for url in listen), *args]
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = self.proc.stderr.readline().decode()
+        if "listening on" not in first:
+            self.proc.kill()
+            raise RuntimeError(f"shipper receive did not start: {first}{self.proc.stderr.read().decode()}")
+        self.urls = first.split("listening on ", 1)[1].strip().split(", ")
+        self.url = self.urls[0]
+        self.stdout = ""
+        self.stderr = ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        out, err = self.proc.communicate(timeout=10)
+        self.stdout += out.decode()
+        self.stderr += err.decode()
+
+    def events(self) -> list[dict[str, Any]]:
+        self.stop()
+        return [json.loads(line) for line in self.stdout.splitlines()]
+
+
+def run_send(*args: str, input: bytes, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*SHIPPER, "send", *args], input=input, capture_output=True, timeout=60, env=env)
