@@ -178,8 +178,13 @@ class ForwardClient:
                 data = await asyncio.wait_for(read_some(reader, self.address), max(remaining, 0))
             except asyncio.TimeoutError:
                 raise SendError(f"{self.address}: no handshake reply within {timeout:g}s") from None
+            except SendError:
+                data = b""  # Fluentd resets (linger 0) right after a failed PONG, often losing it
             if not data:
-                raise SendError(f"{self.address}: closed the connection during the handshake")
+                raise SendError(
+                    f"{self.address}: closed the connection during the handshake; "
+                    "check --shared-key, --username and --password"
+                )
             messages = list(framer.feed(data))
             if len(messages) > 1:
                 raise RemoteProtocolError(f"{self.address}: sent more than one handshake message")

@@ -1,0 +1,181 @@
+"""Against a real Fluentd: runs when ``fluentd`` is on PATH, skips otherwise."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import textwrap
+import threading
+
+import pytest
+
+from ..processes import run_send
+
+pytestmark = [
+    pytest.mark.fluentd,
+    pytest.mark.skipif(shutil.which("fluentd") is None, reason="no fluentd on PATH"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Fluentd:
+    """A fluentd process; its stdout lines are collected and can be awaited."""
+
+    def __init__(self, config: str, folder) -> None:
+        path = folder / "fluent.conf"
+        path.write_text(textwrap.dedent(config))
+        self.proc = subprocess.Popen(
+            ["fluentd", "--no-supervisor", "-c", str(path)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._collect, daemon=True).start()
+        self.wait_for("fluentd worker is now running")
+
+    def _collect(self) -> None:
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+
+    def wait_for(self, text: str, count: int = 1, timeout: float = 30) -> list[str]:
+        def found() -> list[str]:
+            return [line for line in self.lines if text in line]
+
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(found()) >= count or self.proc.poll() is not None, timeout):
+                raise AssertionError(f"fluentd never printed {text!r}:\n{''.join(self.lines)}")
+            if len(found()) < count:
+                raise AssertionError(f"fluentd exited:\n{''.join(self.lines)}")
+            return found()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+@pytest.fixture
+def fluentd(tmp_path):
+    started: list[Fluentd] = []
+
+    def start(config: str) -> Fluentd:
+        started.append(Fluentd(config, tmp_path))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+LINES = b"".join(b'{"n": %d, "msg": "hello"}\n' % n for n in range(50))
+
+
+def test_shipper_send_delivers_to_fluentd_in_forward_with_acks(fluentd):
+    port = free_port()
+    server = fluentd(f"""
+        <source>
+          @type forward
+          bind 127.0.0.1
+          port {port}
+        </source>
+        <match app.**>
+          @type stdout
+        </match>
+    """)
+    sent = run_send("--to", f"tcp://127.0.0.1:{port}", "--tag", "app.web", input=LINES)
+    assert sent.returncode == 0, sent.stderr.decode()
+    assert "50 delivered" in sent.stderr.decode()
+    assert len(server.wait_for("app.web: {", count=50)) == 50
+
+
+def test_shipper_send_passes_fluentd_shared_key_and_user_auth(fluentd):
+    port = free_port()
+    server = fluentd(f"""
+        <source>
+          @type forward
+          bind 127.0.0.1
+          port {port}
+          <security>
+            self_hostname collector
+            shared_key s3cret
+            user_auth true
+            <user>
+              username ann
+              password pw
+            </user>
+          </security>
+        </source>
+        <match app.**>
+          @type stdout
+        </match>
+    """)
+    sent = run_send("--to", f"tcp://127.0.0.1:{port}", "--tag", "app.sec", "--shared-key", "s3cret",
+                    "--username", "ann", "--password", "pw", input=LINES)
+    assert sent.returncode == 0, sent.stderr.decode()
+    assert len(server.wait_for("app.sec: {", count=50)) == 50
+
+
+def test_shipper_send_reports_fluentds_refusal_of_a_wrong_key(fluentd):
+    port = free_port()
+    fluentd(f"""
+        <source>
+          @type forward
+          bind 127.0.0.1
+          port {port}
+          <security>
+            self_hostname collector
+            shared_key s3cret
+          </security>
+        </source>
+        <match **>
+          @type null
+        </match>
+    """)
+    sent = run_send("--to", f"tcp://127.0.0.1:{port}", "--shared-key", "wrong", "--retry-limit", "0",
+                    input=LINES)
+    stderr = sent.stderr.decode()
+    assert sent.returncode == 75
+    # Fluentd closes with SO_LINGER 0: its PONG with the reason may be overtaken by the reset.
+    assert "refused the handshake: shared_key mismatch" in stderr or "check --shared-key" in stderr
+
+
+def test_fluentd_out_forward_with_acks_gzip_and_shared_key_delivers_to_us(fluentd, forward_receiver_factory):
+    receiver = forward_receiver_factory(shared_key="s3cret")
+    fluentd(f"""
+        <source>
+          @type sample
+          tag app.sample
+          rate 20
+          auto_increment_key n
+          sample {{"msg": "from fluentd"}}
+        </source>
+        <match app.**>
+          @type forward
+          require_ack_response true
+          compress gzip
+          <security>
+            self_hostname fluentd-test
+            shared_key s3cret
+          </security>
+          <server>
+            host 127.0.0.1
+            port {receiver.port}
+          </server>
+          <buffer>
+            flush_interval 0.2s
+          </buffer>
+        </match>
+    """)
+    events = receiver.wait_for(20, timeout=30)
+    assert {e.tag for e in events} == {"app.sample"}
+    assert all(e.record["msg"] == "from fluentd" for e in events)
+    assert receiver.acks_sent >= 1
+    numbers = [e.record["n"] for e in events]
+    assert numbers == sorted(numbers)
