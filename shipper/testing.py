@@ -26,8 +26,12 @@ class ForwardReceiver:
         self._options = ReceiverOptions(listen=tuple(parse_address(u) for u in listen), **options)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="forward-receiver", daemon=True)
-        self._receiver = Receiver(self._options, self.sink, self._record_log, self.faults)
+        self._receiver = Receiver(self._options, self.sink, self._record_log, self.faults, self._notify)
         self._refusing = False
+
+    def _notify(self, _: int) -> None:
+        with self.sink.cond:
+            self.sink.cond.notify_all()
 
     def _record_log(self, line: str) -> None:
         with self.sink.cond:
@@ -97,6 +101,12 @@ class ForwardReceiver:
             if self.sink.cond.wait_for(lambda: any(fragment in line for line in self.log), timeout):
                 return next(line for line in self.log if fragment in line)
         raise AssertionError(f"the receiver never logged {fragment!r}; it logged {self.log}")
+
+    def wait_for_acks(self, count: int, timeout: float = 10.0) -> None:
+        """Block until the receiver has sent at least ``count`` acks."""
+        with self.sink.cond:
+            if not self.sink.cond.wait_for(lambda: self.acks_sent >= count, timeout):
+                raise AssertionError(f"expected {count} acks within {timeout}s, sent {self.acks_sent}")
 
     def clear(self) -> None:
         with self.sink.cond:

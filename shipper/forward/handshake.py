@@ -65,9 +65,13 @@ class ServerHandshake:
         try:
             key_salt = self._check(_expect(message, "PING", 6))
         except (AuthError, RemoteProtocolError) as exc:
-            return encode(["PONG", False, str(exc), "", ""]), AuthError(str(exc))
+            return self.refuse(str(exc))
         proof = _digest(key_salt, self._hostname, self._nonce, self._key)
         return encode(["PONG", True, "", self._hostname, proof]), None
+
+    def refuse(self, reason: str) -> tuple[bytes, AuthError]:
+        """A failed PONG carrying ``reason``, and the error to report once it is sent."""
+        return encode(["PONG", False, reason, "", ""]), AuthError(reason)
 
     def _check(self, ping: list[Any]) -> bytes | str:
         _, hostname, key_salt, key_digest, username, password_digest = ping

@@ -60,12 +60,14 @@ class Receiver:
         sink: Sink,
         log: Callable[[str], None],
         faults: Faults | None = None,
+        on_acked: Callable[[int], None] = lambda count: None,
     ) -> None:
         self.options = options
         self.sink = sink
         self.faults = faults or Faults()
         self.acks_sent = 0
         self._log = log
+        self.on_acked = on_acked
         self._tls = server_context(options.tls) if options.tls else None
         self._servers: list[asyncio.AbstractServer] = []
         self._heartbeats: list[asyncio.DatagramTransport] = []
@@ -197,9 +199,10 @@ class _Connection:
 
     async def _answer_ping(self, message: object) -> None:
         assert self._shake is not None
-        pong, error = self._shake.answer(message)
         if self._faults.fail_auth:
-            pong, error = self._shake.answer(None)
+            pong, error = self._shake.refuse("authentication refused (the fail_auth fault is on)")
+        else:
+            pong, error = self._shake.answer(message)
         await self._send(pong)
         if error is not None:
             raise error
@@ -210,8 +213,9 @@ class _Connection:
             return
         if self._faults.ack_delay:
             await asyncio.sleep(self._faults.ack_delay)
+        self._receiver.acks_sent += len(chunks)  # counted before the peer can see them
+        self._receiver.on_acked(len(chunks))
         await self._send(b"".join(encode_ack(chunk) for chunk in chunks))
-        self._receiver.acks_sent += len(chunks)
 
     async def _send(self, data: bytes) -> None:
         await write_all(self._writer, data, ACK_WRITE_TIMEOUT, self._peer)
