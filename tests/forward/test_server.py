@@ -1,7 +1,7 @@
+import asyncio
 import os
 import socket
 import stat
-import threading
 import time
 
 import msgpack
@@ -10,8 +10,8 @@ import pytest
 from shipper.errors import ConfigError
 from shipper.forward.eventtime import to_wire
 from shipper.forward.protocol import encode_message
-from shipper.forward.server import bind_unix_socket
-from shipper.testing import ForwardReceiver
+from shipper.forward.address import parse_address
+from shipper.forward.server import Receiver, ReceiverOptions, bind_unix_socket
 
 from .helpers import RawClient
 from . import vectors as v
@@ -50,30 +50,37 @@ def test_nil_heartbeat_messages_are_ignored(forward_receiver):
         assert client.receive() == {"ack": "a"}
 
 
-class FlagOnFlush:
-    """A sink whose flush is slow, so an ack sent before it would arrive first."""
+class SlowFlushSink:
+    """Flushes slowly, so an ack written before the flush would reach the client first."""
 
     wants_records = True
 
     def __init__(self):
-        self.flushed = threading.Event()
+        self.flushed = False
 
     def write(self, batch):
         pass
 
     def flush(self):
         time.sleep(0.2)
-        self.flushed.set()
+        self.flushed = True
 
 
 def test_the_ack_is_sent_only_after_the_sink_has_flushed():
-    receiver = ForwardReceiver()
-    receiver.sink = FlagOnFlush()
-    receiver._receiver.sink = receiver.sink
-    with receiver, RawClient(receiver.addresses[0]) as client:
-        client.send(message(1, chunk="c"))
-        assert client.receive() == {"ack": "c"}
-        assert receiver.sink.flushed.is_set()
+    async def scenario():
+        sink = SlowFlushSink()
+        receiver = Receiver(ReceiverOptions(listen=(parse_address("tcp://127.0.0.1:0"),)), sink, print)
+        await receiver.start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", receiver.addresses[0].port)
+        writer.write(message(1, chunk="c"))
+        ack = await reader.read(100)
+        flushed_when_acked = sink.flushed
+        writer.close()
+        await receiver.close()
+        return ack, flushed_when_acked
+
+    ack, flushed_when_acked = asyncio.run(scenario())
+    assert msgpack.unpackb(ack) == {"ack": "c"} and flushed_when_acked
 
 
 def test_garbage_closes_that_connection_with_a_line_naming_peer_and_reason(forward_receiver):
