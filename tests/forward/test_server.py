@@ -2,6 +2,7 @@ import asyncio
 import os
 import socket
 import stat
+import threading
 import time
 
 import msgpack
@@ -66,21 +67,28 @@ class SlowFlushSink:
         self.flushed = True
 
 
-def test_the_ack_is_sent_only_after_the_sink_has_flushed():
-    async def scenario():
-        sink = SlowFlushSink()
-        receiver = Receiver(ReceiverOptions(listen=(parse_address("tcp://127.0.0.1:0"),)), sink, print)
-        await receiver.start()
-        reader, writer = await asyncio.open_connection("127.0.0.1", receiver.addresses[0].port)
-        writer.write(message(1, chunk="c"))
-        ack = await reader.read(100)
-        flushed_when_acked = sink.flushed
-        writer.close()
-        await receiver.close()
-        return ack, flushed_when_acked
+@pytest.fixture
+def slow_flush_receiver():
+    """A Receiver with a slow sink on its own loop thread, so a client on ours runs freely."""
+    sink = SlowFlushSink()
+    receiver = Receiver(ReceiverOptions(listen=(parse_address("tcp://127.0.0.1:0"),)), sink, print)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(receiver.start(), loop).result(5)
+    yield receiver, sink
+    asyncio.run_coroutine_threadsafe(receiver.close(), loop).result(5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
 
-    ack, flushed_when_acked = asyncio.run(scenario())
-    assert msgpack.unpackb(ack) == {"ack": "c"} and flushed_when_acked
+
+def test_the_ack_is_sent_only_after_the_sink_has_flushed(slow_flush_receiver):
+    receiver, sink = slow_flush_receiver
+    with RawClient(receiver.addresses[0]) as client:
+        client.send(message(1, chunk="c"))
+        assert client.receive() == {"ack": "c"}
+        assert sink.flushed
 
 
 def test_garbage_closes_that_connection_with_a_line_naming_peer_and_reason(forward_receiver):
