@@ -25,6 +25,7 @@ from .forward.client import ClientOptions, Security
 from .forward.protocol import DEFAULT_MAX_FRAME_BYTES
 from .forward.server import DEFAULT_HOSTNAME, ReceiverOptions
 from .forward.transport import ServerTls, TlsOptions
+from .demo import run_demo
 from .receive import OUTPUTS, ReceiveConfig, run_receiver
 from .send import SendConfig, SendReport, send_stream
 from .send_input import READERS
@@ -227,3 +228,10 @@ def _client_tls(scheme: str, ca: str | None, cert: str | None, key: str | None,
 def _summary(report: SendReport, seconds: float) -> str:
     return (f"{report.records} records read, {report.delivered} delivered, {report.failed} failed, "
             f"{report.wrapped} sent as text, {report.retries} retries in {seconds:.2f}s")
+
+
+@main.command()
+@reports_errors("demo")
+def demo() -> None:
+    """Show records flowing: a local receiver and `shipper send` with sample logs."""
+    sys.exit(asyncio.run(run_demo(_logger("demo"), sys.stdout.isatty())))

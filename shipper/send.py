@@ -8,6 +8,7 @@ reading instead of growing memory.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import deque
 from collections.abc import Callable
@@ -61,7 +62,7 @@ class _Delivery:
 
     async def submit(self, chunk: Chunk) -> None:
         future = self._client.submit(chunk)
-        future.add_done_callback(lambda f, n=chunk.count: self._count(f, n))
+        future.add_done_callback(functools.partial(self._count, count=chunk.count))
         self._waiting.append(future)
         while len(self._waiting) > MAX_BACKLOG:
             await asyncio.wait([self._waiting.popleft()])
@@ -97,7 +98,14 @@ async def send_stream(fd: int, config: SendConfig, warn: Callable[[str], None]) 
     return report
 
 
-async def _pump(fd, reader, batcher, delivery, report, warn) -> None:  # type: ignore[no-untyped-def]
+async def _pump(
+    fd: int,
+    reader: InputReader,
+    batcher: Batcher,
+    delivery: _Delivery,
+    report: SendReport,
+    warn: Callable[[str], None],
+) -> None:
     source = Prefetcher(fd, READ_SIZE)
     while True:
         data = await _next_block(source, batcher, delivery)

@@ -156,7 +156,8 @@ class MsgpackReader(InputReader):
                 records.append(record)
                 self._consumed = self._unpacker.tell()
         except Exception as exc:  # msgpack raises many types; all mean the stream is corrupt
-            self.stopped = DataError(f"byte {self._consumed}: invalid msgpack ({type(exc).__name__} {exc})".rstrip())
+            problem = f"{type(exc).__name__} {exc}".strip()
+            self.stopped = DataError(f"byte {self._consumed}: invalid msgpack ({problem})")
         return records
 
     def _end(self) -> list[dict[Any, Any]]:

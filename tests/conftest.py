@@ -1,10 +1,10 @@
-pytest_plugins = ["pytester"]
-
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from .processes import ReceiveProcess
+
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture

@@ -78,7 +78,8 @@ def test_text_lines_become_message_records_with_invalid_utf8_replaced():
 
 def test_msgpack_maps_become_records_and_other_objects_are_wrapped():
     reader = MsgpackReader()
-    assert records(reader.feed(msgpack.packb({"a": 1}) + msgpack.packb([1]), NOW)) == [{"a": 1}, {"message": [1]}]
+    entries = reader.feed(msgpack.packb({"a": 1}) + msgpack.packb([1]), NOW)
+    assert records(entries) == [{"a": 1}, {"message": [1]}]
     assert "object 2: list, not a map" in reader.warnings[0]
 
 

@@ -7,6 +7,7 @@ or an Elasticsearch output can recognise it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
@@ -95,7 +96,7 @@ class Batcher:
             return encode_messages(self.tag, entries, chunk_id)
         return encode_packed_forward(self.tag, pack_entries(entries), len(entries), chunk_id, self._gzip)
 
-    def add_many(self, entries: list[tuple[object, object]], size: int, now: float) -> list[Chunk]:
+    def add_many(self, entries: Sequence[tuple[object, object]], size: int, now: float) -> list[Chunk]:
         """Add entries totalling about ``size`` bytes; returns the chunks that filled up."""
         chunks: list[Chunk] = []
         per_entry = max(size / len(entries), 1.0) if entries else 1.0

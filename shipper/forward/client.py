@@ -17,8 +17,9 @@ import asyncio
 import socket
 import time
 import uuid
+from asyncio import StreamReader, StreamWriter
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from ..errors import (
@@ -78,7 +79,7 @@ class ForwardClient:
         options: ClientOptions = ClientOptions(),
         *,
         delays: Callable[[], Iterator[float]] = backoff,
-        sleep: Callable[[float], object] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         warn: Callable[[str], None] = lambda message: None,
     ) -> None:
@@ -158,7 +159,7 @@ class ForwardClient:
             await close_stream(writer)
             self._requeue()
 
-    async def _handshake(self, reader, writer, framer: Framer) -> bool:  # type: ignore[no-untyped-def]
+    async def _handshake(self, reader: StreamReader, writer: StreamWriter, framer: Framer) -> bool:
         security = self.options.security
         if security is None:
             return True
@@ -170,7 +171,7 @@ class ForwardClient:
         shake.check_pong(await self._next_message(reader, framer, timeout))
         return shake.keepalive
 
-    async def _next_message(self, reader, framer: Framer, timeout: float) -> object:  # type: ignore[no-untyped-def]
+    async def _next_message(self, reader: StreamReader, framer: Framer, timeout: float) -> object:
         deadline = self._clock() + timeout
         while True:
             remaining = deadline - self._clock()
@@ -191,7 +192,9 @@ class ForwardClient:
             if messages:
                 return messages[0]
 
-    async def _pump(self, reader, writer, framer: Framer, keepalive: bool) -> None:  # type: ignore[no-untyped-def]
+    async def _pump(
+        self, reader: StreamReader, writer: StreamWriter, framer: Framer, keepalive: bool
+    ) -> None:
         tasks = [
             asyncio.create_task(self._write_loop(writer, keepalive)),
             asyncio.create_task(self._read_loop(reader, framer)),
@@ -205,7 +208,7 @@ class ForwardClient:
         for task in done:
             task.result()
 
-    async def _write_loop(self, writer, keepalive: bool) -> None:  # type: ignore[no-untyped-def]
+    async def _write_loop(self, writer: StreamWriter, keepalive: bool) -> None:
         window = self.options.window if keepalive else 1
         while True:
             while not self._queue or len(self._inflight) >= window:
@@ -227,7 +230,7 @@ class ForwardClient:
         key = chunk.id if chunk.id is not None else f"noack-{id(chunk)}"
         self._inflight[key] = (chunk, self._clock() + self.options.ack_timeout)
 
-    async def _read_loop(self, reader, framer: Framer) -> None:  # type: ignore[no-untyped-def]
+    async def _read_loop(self, reader: StreamReader, framer: Framer) -> None:
         poll = min(1.0, self.options.ack_timeout)
         while True:
             try:
@@ -273,7 +276,7 @@ class ForwardClient:
             self._queue.appendleft(chunk)
         self._inflight.clear()
 
-    def _on_failure(self, error: ShipperErrorLike) -> None:
+    def _on_failure(self, error: TransportError | ProtocolError) -> None:
         if isinstance(error, AckTimeoutError) and not self._ever_acked:
             self._fail_sent(error)
             return
@@ -315,5 +318,3 @@ class ForwardClient:
         else:
             future.set_exception(error)
 
-
-ShipperErrorLike = TransportError | ProtocolError

@@ -8,6 +8,7 @@ peers, integer seconds. Old clients may send float seconds: we decode those, nev
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import msgspec
 
@@ -61,16 +62,17 @@ def from_wire(value: object) -> int:
     raise RemoteProtocolError(f"an event time must be EventTime, integer or float, got {value!r:.60}")
 
 
-def times_from_wire(entries: list[tuple[object, object]]) -> list[tuple[int, object]]:
+def times_from_wire(entries: list[tuple[object, dict[Any, Any]]]) -> list[tuple[int, dict[Any, Any]]]:
     """``from_wire`` over a batch; equal EventTime payloads (common in a chunk) decode once."""
     seen: dict[bytes, int] = {}
     out = []
     for index, (value, record) in enumerate(entries):
         try:
             if type(value) is msgspec.msgpack.Ext and value.code == EVENT_TIME_EXT:
-                ns = seen.get(value.data)
+                payload = bytes(value.data)
+                ns = seen.get(payload)
                 if ns is None:
-                    ns = seen[value.data] = from_wire(value)
+                    ns = seen[payload] = from_wire(value)
             else:
                 ns = from_wire(value)
         except RemoteProtocolError as exc:

@@ -199,10 +199,11 @@ class _Connection:
 
     async def _answer_ping(self, message: object) -> None:
         assert self._shake is not None
-        if self._faults.fail_auth:
-            pong, error = self._shake.refuse("authentication refused (the fail_auth fault is on)")
-        else:
-            pong, error = self._shake.answer(message)
+        pong, error = (
+            self._shake.refuse("authentication refused (the fail_auth fault is on)")
+            if self._faults.fail_auth
+            else self._shake.answer(message)
+        )
         await self._send(pong)
         if error is not None:
             raise error

@@ -5,7 +5,7 @@ import threading
 import pytest
 import trustme
 
-from shipper.errors import ConnectError, DeliveryError
+from shipper.errors import DeliveryError
 from shipper.forward.address import parse_address
 from shipper.forward.batcher import Batcher, BatchLimits
 from shipper.forward.client import ClientOptions, ForwardClient, Security
@@ -24,8 +24,8 @@ def no_wait_delays():
         yield 0.01
 
 
-async def deliver(url, to_send, options=ClientOptions(), warnings=None, **kwargs):
-    client = ForwardClient(parse_address(url), options, delays=no_wait_delays,
+async def deliver(url, to_send, options=None, warnings=None, **kwargs):
+    client = ForwardClient(parse_address(url), options or ClientOptions(), delays=no_wait_delays,
                            warn=(warnings.append if warnings is not None else lambda m: None), **kwargs)
     futures = [client.submit(chunk) for chunk in to_send]
     results = await asyncio.gather(*futures, return_exceptions=True)
@@ -105,7 +105,8 @@ def test_retry_limit_fails_the_chunk_with_the_count_of_its_records(forward_recei
 
 
 def test_without_acks_a_chunk_settles_once_written(forward_receiver):
-    client, results = asyncio.run(deliver(forward_receiver.url, chunks(3, ack=False), ClientOptions(ack=False)))
+    options = ClientOptions(ack=False)
+    client, results = asyncio.run(deliver(forward_receiver.url, chunks(3, ack=False), options))
     assert results == [None] * 3
     forward_receiver.wait_for(30)
     assert forward_receiver.acks_sent == 0
@@ -185,7 +186,8 @@ def test_tls_delivers_when_the_ca_is_trusted(ca, tls_receiver, tmp_path):
 
 def test_tls_verifies_the_server_by_default(tls_receiver):
     warnings = []
-    client, (error,) = asyncio.run(deliver(tls_receiver.url, chunks(1), ClientOptions(retry_limit=0), warnings))
+    options = ClientOptions(retry_limit=0)
+    client, (error,) = asyncio.run(deliver(tls_receiver.url, chunks(1), options, warnings))
     assert "certificate could not be verified" in warnings[0] and "--tls-ca" in warnings[0]
 
 
@@ -203,8 +205,10 @@ def test_tls_client_certificates_can_be_required(ca, tmp_path, forward_receiver_
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     client_cert = ca.issue_cert("web-1")
     client_cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "c.pem"))
-    tls = ServerTls(str(tmp_path / "s.pem"), str(tmp_path / "s.pem"), client_ca_file=str(tmp_path / "ca.pem"))
+    pem = str(tmp_path / "s.pem")
+    tls = ServerTls(pem, pem, client_ca_file=str(tmp_path / "ca.pem"))
     receiver = forward_receiver_factory("tls://127.0.0.1:0", tls=tls)
-    options = ClientOptions(tls=TlsOptions(str(tmp_path / "ca.pem"), str(tmp_path / "c.pem"), str(tmp_path / "c.pem")))
+    client_pem = str(tmp_path / "c.pem")
+    options = ClientOptions(tls=TlsOptions(str(tmp_path / "ca.pem"), client_pem, client_pem))
     client, results = asyncio.run(deliver(receiver.url, chunks(1), options))
     assert results == [None]

@@ -53,7 +53,11 @@ def test_arbitrary_msgpack_arrays_raise_only_remote_protocol_errors(items):
 
 
 @settings(max_examples=300)
-@given(st.text(max_size=8), msgpack_values, st.dictionaries(st.sampled_from(["size", "chunk", "compressed"]), msgpack_values))
+@given(
+    st.text(max_size=8),
+    msgpack_values,
+    st.dictionaries(st.sampled_from(["size", "chunk", "compressed"]), msgpack_values),
+)
 def test_arbitrary_packed_bodies_and_options_raise_only_remote_protocol_errors(tag, body, option):
     packed = msgpack.packb(body)
     try:

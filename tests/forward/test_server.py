@@ -5,17 +5,16 @@ import stat
 import threading
 import time
 
-import msgpack
 import pytest
 
 from shipper.errors import ConfigError
+from shipper.forward.address import parse_address
 from shipper.forward.eventtime import to_wire
 from shipper.forward.protocol import encode_message
-from shipper.forward.address import parse_address
 from shipper.forward.server import Receiver, ReceiverOptions, bind_unix_socket
 
-from .helpers import RawClient
 from . import vectors as v
+from .helpers import RawClient
 
 NS = v.NS
 

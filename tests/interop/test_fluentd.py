@@ -50,7 +50,8 @@ class Fluentd:
             return [line for line in self.lines if text in line]
 
         with self._changed:
-            if not self._changed.wait_for(lambda: len(found()) >= count or self.proc.poll() is not None, timeout):
+            done = lambda: len(found()) >= count or self.proc.poll() is not None  # noqa: E731
+            if not self._changed.wait_for(done, timeout):
                 raise AssertionError(f"fluentd never printed {text!r}:\n{''.join(self.lines)}")
             if len(found()) < count:
                 raise AssertionError(f"fluentd exited:\n{''.join(self.lines)}")
