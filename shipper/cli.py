@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .demo import run_demo
 from .errors import ConfigError, ShipperError
 from .forward.address import parse_address
 from .forward.batcher import MODES, BatchLimits
@@ -25,7 +26,6 @@ from .forward.client import ClientOptions, Security
 from .forward.protocol import DEFAULT_MAX_FRAME_BYTES
 from .forward.server import DEFAULT_HOSTNAME, ReceiverOptions
 from .forward.transport import ServerTls, TlsOptions
-from .demo import run_demo
 from .receive import OUTPUTS, ReceiveConfig, run_receiver
 from .send import SendConfig, SendReport, send_stream
 from .send_input import READERS

@@ -7,6 +7,7 @@ log lines to it over TCP with acks, JSON and plain text mixed, as an app's stdou
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Callable
 
@@ -15,12 +16,15 @@ from .forward.protocol import EventBatch
 from .forward.server import Receiver, ReceiverOptions
 from .forward.sinks import PrettySink
 
-SAMPLE = b"""\
-{"@timestamp": "2026-11-28T09:00:00.000000Z", "log.level": "info", "message": "starting web app", "service.name": "demo"}
-{"@timestamp": "2026-11-28T09:00:01.250000Z", "log.level": "info", "message": "GET /orders 200", "http.response.status_code": 200}
-a plain text line from a library that does not log JSON
-{"@timestamp": "2026-11-28T09:00:02.500000Z", "log.level": "error", "message": "payment failed", "error.type": "TimeoutError"}
-"""
+SAMPLE = b"".join(line + b"\n" for line in [
+    json.dumps({"@timestamp": "2026-11-28T09:00:00.000000Z", "log.level": "info",
+                "message": "starting web app", "service.name": "demo"}).encode(),
+    json.dumps({"@timestamp": "2026-11-28T09:00:01.250000Z", "log.level": "info",
+                "message": "GET /orders 200", "http.response.status_code": 200}).encode(),
+    b"a plain text line from a library that does not log JSON",
+    json.dumps({"@timestamp": "2026-11-28T09:00:02.500000Z", "log.level": "error",
+                "message": "payment failed", "error.type": "TimeoutError"}).encode(),
+])
 
 
 class _Counting(PrettySink):
