@@ -1,0 +1,133 @@
+"""Grouping continuation lines into one event (sans-I/O; the caller passes ``now``).
+
+``python`` mode gathers a Python traceback into one ``Group``: chained tracebacks ("During
+handling of the above exception..." / "The above exception was the direct cause..."), 3.11
+caret lines, exception groups (``+-+`` / ``|`` blocks) and SyntaxError blocks that start at a
+bare ``File "...", line N``. ``indent`` mode appends every line that starts with a space or
+tab to the line before it (Java-style traces). A JSON line is never merged into a group.
+
+A group ends when a line cannot continue it, when no line came for ``timeout`` seconds
+(``poll``), at ``end()``, or when it reaches ``max_lines``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .framing import Line
+
+TRACEBACK_STARTS = (b"Traceback (most recent call last):", b"  File \"", b"  + Exception Group Traceback")
+CHAIN_MESSAGES = (
+    b"During handling of the above exception, another exception occurred:",
+    b"The above exception was the direct cause of the following exception:",
+)
+_CONTINUATIONS = (b" ", b"\t", *CHAIN_MESSAGES, TRACEBACK_STARTS[0])
+_MARKERS = (b"Traceback (most recent call last):", b'  File "', b"Exception Group Traceback")
+
+
+@dataclass
+class Group:
+    """Lines that form one event, and whether they are a Python traceback."""
+
+    lines: list[bytes]
+    traceback: bool
+    started: float = field(default=0.0, compare=False)
+
+
+Item = Line | Group
+
+
+class Grouper:
+    """Mode ``none`` passes lines through; ``python`` and ``indent`` group them."""
+
+    def __init__(self, mode: str = "python", timeout: float = 1.0, max_lines: int = 1000) -> None:
+        self._mode = mode
+        self._timeout = timeout
+        self._max_lines = max_lines
+        self._group: Group | None = None
+        self._after_exception = False  # the last line was an exception line ("X: msg")
+        self._exception_group = False  # the group started as "+ Exception Group Traceback"
+
+    def feed(self, lines: list[Line], block: bytes, now: float) -> list[Item]:
+        """Group ``lines`` (``block`` is the raw bytes they came from, for a fast pre-check)."""
+        if self._mode == "none" or (self._group is None and not self._may_start(block)):
+            return lines  # type: ignore[return-value]
+        out: list[Item] = []
+        for line in lines:
+            self._take(line, now, out)
+        return out
+
+    def poll(self, now: float) -> list[Item]:
+        """The pending group, once no line has continued it for ``timeout`` seconds."""
+        if self._group is not None and now - self._group.started >= self._timeout:
+            return self._flush()
+        return []
+
+    def deadline(self) -> float | None:
+        return None if self._group is None else self._group.started + self._timeout
+
+    def end(self) -> list[Item]:
+        return self._flush()
+
+    def _may_start(self, block: bytes) -> bool:
+        if self._mode == "indent":
+            return b"\n " in block or b"\n\t" in block or block[:1] in (b" ", b"\t")
+        return any(marker in block for marker in _MARKERS)
+
+    def _take(self, line: Line, now: float, out: list[Item]) -> None:
+        if type(line) is not bytes:  # a part of an over-long line stands alone
+            out.extend(self._flush())
+            out.append(line)
+            return
+        if self._group is not None and self._continues(line):
+            self._group.lines.append(line)
+            self._group.started = now
+            if len(self._group.lines) >= self._max_lines:
+                out.extend(self._flush())
+            return
+        out.extend(self._flush())
+        if self._starts(line):
+            self._group = Group([line], self._mode == "python", now)
+            self._exception_group = line.startswith(TRACEBACK_STARTS[2])
+        else:
+            out.append(line)
+
+    def _starts(self, line: bytes) -> bool:
+        if self._mode == "indent":
+            return not line.startswith((b" ", b"\t")) and not line.startswith(b"{")
+        if line.startswith(TRACEBACK_STARTS[1]):
+            return b'", line ' in line  # a SyntaxError block: '  File "x.py", line 3'
+        return line.startswith(TRACEBACK_STARTS)
+
+    def _continues(self, line: bytes) -> bool:
+        if line.startswith(b"{"):
+            return False  # JSON is never merged
+        if self._mode == "indent":
+            return line.startswith((b" ", b"\t"))
+        return self._continues_traceback(line)
+
+    def _continues_traceback(self, line: bytes) -> bool:
+        if not line.strip():
+            return True  # held back: only a chain message may follow; trailing ones are released
+        if self._after_exception:
+            if line.startswith(CHAIN_MESSAGES):
+                self._after_exception = False
+                return True
+            return False
+        if line.startswith(_CONTINUATIONS):
+            return True
+        if self._exception_group:
+            return False  # a group's exception lines are all indented: this is the next event
+        self._after_exception = True  # "ValueError: bad" ends a traceback, unless a chain follows
+        return True
+
+    def _flush(self) -> list[Item]:
+        group, self._group = self._group, None
+        self._after_exception = self._exception_group = False
+        if group is None:
+            return []
+        released: list[Item] = []
+        while group.lines and not group.lines[-1].strip():
+            released.insert(0, group.lines.pop())  # blank lines held for a chain that never came
+        head: list[Item] = [group] if len(group.lines) > 1 else [group.lines[0]]
+        return head + released

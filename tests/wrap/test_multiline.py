@@ -1,0 +1,108 @@
+"""Grouping real Python tracebacks, produced by a real interpreter."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from shipper.wrap.framing import LineFramer
+from shipper.wrap.multiline import Group, Grouper
+
+
+def stderr_of(code: str) -> bytes:
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True)
+    return done.stderr
+
+
+def group_all(data: bytes, mode: str = "python"):
+    framer, grouper = LineFramer(), Grouper(mode)
+    return grouper.feed(framer.feed(data), data, now=0.0) + grouper.end()
+
+
+TRACEBACKS = {
+    "simple": "def f():\n    raise ValueError('bad value')\nf()",
+    "3.11 carets": "d = {'a': {}}\nprint(d['a']['b']['c'])",
+    "during handling": "try:\n    1/0\nexcept Exception:\n    {}['missing']",
+    "direct cause": "try:\n    1/0\nexcept Exception as e:\n    raise RuntimeError('wrapped') from e",
+    "exception group": "raise ExceptionGroup('many', [ValueError('a'), TypeError('b')])",
+    "nested exception group": "raise ExceptionGroup('outer', [ExceptionGroup('inner', [KeyError('k')])])",
+    "syntax error": "exec('x = = 1')",
+}
+
+
+@pytest.mark.parametrize("name", TRACEBACKS, ids=list(TRACEBACKS))
+def test_a_real_traceback_becomes_one_group_holding_every_line(name):
+    text = stderr_of(TRACEBACKS[name])
+    items = group_all(b"before\n" + text + b"after\n")
+    assert items[0] == b"before" and items[-1] == b"after"
+    (group,) = items[1:-1]
+    assert isinstance(group, Group) and group.traceback
+    assert b"\n".join(group.lines) == text.rstrip(b"\n")
+
+
+def test_a_script_syntax_error_block_without_traceback_header_is_grouped(tmp_path):
+    script = tmp_path / "broken.py"
+    script.write_text("x = = 1\n")
+    text = subprocess.run([sys.executable, str(script)], capture_output=True).stderr
+    (group,) = group_all(text)
+    assert group.lines[0].startswith(b'  File "') and group.lines[-1].startswith(b"SyntaxError")
+
+
+def test_two_tracebacks_in_a_row_stay_two_groups():
+    text = stderr_of(TRACEBACKS["simple"])
+    items = group_all(text + text)
+    assert len(items) == 2 and all(isinstance(i, Group) for i in items)
+
+
+def test_a_json_line_is_never_merged_into_a_traceback():
+    text = stderr_of(TRACEBACKS["simple"])
+    items = group_all(text.replace(b"  File", b'{"json": 1}\n  File', 1))
+    assert items[1] == b'{"json": 1}'
+
+
+def test_a_blank_line_after_a_traceback_is_not_lost():
+    text = stderr_of(TRACEBACKS["simple"])
+    items = group_all(text + b"\nnext\n")
+    assert items[1:] == [b"", b"next"]
+
+
+def test_a_line_after_an_exception_group_is_its_own_event():
+    text = stderr_of(TRACEBACKS["exception group"])
+    items = group_all(text + b"INFO: still running\n")
+    assert items[-1] == b"INFO: still running"
+
+
+def test_a_pending_traceback_is_released_after_the_timeout():
+    text = stderr_of(TRACEBACKS["simple"])
+    framer, grouper = LineFramer(), Grouper("python", timeout=1.0)
+    assert grouper.feed(framer.feed(text), text, now=10.0) == []
+    assert grouper.poll(now=10.5) == [] and grouper.deadline() == 11.0
+    (group,) = grouper.poll(now=11.0)
+    assert group.lines[-1] == b"ValueError: bad value"
+
+
+def test_a_group_is_released_at_the_line_limit():
+    grouper = Grouper("indent", max_lines=3)
+    lines = [b"head", b" a", b" b", b" c"]
+    items = grouper.feed(lines, b"\n ", now=0.0) + grouper.end()
+    assert [i.lines for i in items if isinstance(i, Group)] == [[b"head", b" a", b" b"]]
+    assert items[-1] == b" c"
+
+
+def test_indent_mode_appends_indented_lines_to_the_line_before():
+    data = b"Exception in thread main java.lang.Error\n\tat A.b(A.java:1)\n\tat C.d(C.java:2)\nnext\n"
+    items = group_all(data, mode="indent")
+    assert items[0].lines == [b"Exception in thread main java.lang.Error", b"\tat A.b(A.java:1)",
+                              b"\tat C.d(C.java:2)"]
+    assert items[1] == b"next"
+
+
+def test_mode_none_passes_every_line_through():
+    text = stderr_of(TRACEBACKS["simple"])
+    assert group_all(text, mode="none") == text.rstrip(b"\n").split(b"\n")
+
+
+def test_lines_without_any_traceback_marker_pass_through_untouched():
+    lines = [b'{"a": 1}', b"plain"]
+    assert Grouper("python").feed(lines, b'{"a": 1}\nplain\n', now=0.0) is lines
