@@ -21,7 +21,7 @@ CHAIN_MESSAGES = (
     b"During handling of the above exception, another exception occurred:",
     b"The above exception was the direct cause of the following exception:",
 )
-_CONTINUATIONS = (b" ", b"\t", *CHAIN_MESSAGES, TRACEBACK_STARTS[0])
+_HEADERS = (TRACEBACK_STARTS[0], TRACEBACK_STARTS[2])
 _MARKERS = (b"Traceback (most recent call last):", b'  File "', b"Exception Group Traceback")
 
 
@@ -45,7 +45,7 @@ class Grouper:
         self._timeout = timeout
         self._max_lines = max_lines
         self._group: Group | None = None
-        self._after_exception = False  # the last line was an exception line ("X: msg")
+        self._state = "frames"  # frames -> exception -> (chain -> frames ...)
         self._exception_group = False  # the group started as "+ Exception Group Traceback"
 
     def feed(self, lines: list[Line], block: bytes, now: float) -> list[Item]:
@@ -107,23 +107,29 @@ class Grouper:
         return self._continues_traceback(line)
 
     def _continues_traceback(self, line: bytes) -> bool:
+        """The traceback grammar: frames, then the exception line, then maybe a chain."""
         if not line.strip():
-            return True  # held back: only a chain message may follow; trailing ones are released
-        if self._after_exception:
-            if line.startswith(CHAIN_MESSAGES):
-                self._after_exception = False
-                return True
-            return False
-        if line.startswith(_CONTINUATIONS):
+            return True  # held back: trailing blank lines are released at flush
+        if self._state == "exception":
+            return self._enter("chain") if line.startswith(CHAIN_MESSAGES) else False
+        if self._state == "chain":
+            return self._enter("frames") if line.startswith(_HEADERS) else False
+        if line.startswith((b" ", b"\t")):
             return True
+        if line.startswith(CHAIN_MESSAGES):
+            return self._enter("chain")
         if self._exception_group:
             return False  # a group's exception lines are all indented: this is the next event
-        self._after_exception = True  # "ValueError: bad" ends a traceback, unless a chain follows
+        return self._enter("exception")  # "pkg.Error: text" ends a traceback unless a chain follows
+
+    def _enter(self, state: str) -> bool:
+        self._state = state
         return True
 
     def _flush(self) -> list[Item]:
         group, self._group = self._group, None
-        self._after_exception = self._exception_group = False
+        self._state = "frames"
+        self._exception_group = False
         if group is None:
             return []
         released: list[Item] = []

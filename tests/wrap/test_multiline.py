@@ -106,3 +106,10 @@ def test_mode_none_passes_every_line_through():
 def test_lines_without_any_traceback_marker_pass_through_untouched():
     lines = [b'{"a": 1}', b"plain"]
     assert Grouper("python").feed(lines, b'{"a": 1}\nplain\n', now=0.0) is lines
+
+
+def test_a_chained_traceback_after_an_exception_group_is_its_own_group():
+    group_text = stderr_of(TRACEBACKS["exception group"])
+    chained = stderr_of(TRACEBACKS["direct cause"])
+    items = group_all(group_text + chained)
+    assert [b"\n".join(i.lines) for i in items] == [group_text.rstrip(b"\n"), chained.rstrip(b"\n")]

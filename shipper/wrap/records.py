@@ -1,0 +1,143 @@
+"""Lines and groups to Forward entries ``(wire_time, record)`` (sans-I/O).
+
+A line holding a JSON object becomes the record; any other line becomes ``{"message": line}``
+(invalid UTF-8 replaced). The event time comes from the first of ``time_keys`` the record
+has (ISO 8601 or epoch), else from when the line was read. Every record gets ``stream``,
+the labels and a unique id under ``id_key``, made here, once, so that a resent chunk carries
+the same ids and an Elasticsearch output keyed on them stores it once. logwrap's fields win
+over the app's fields of the same name.
+
+Parts of an over-long line carry Docker's fields (``partial_message``, ``partial_id``,
+``partial_ordinal``, ``partial_last``), which fluent-plugin-concat joins back. A traceback
+group carries ECS ``error.type``, ``error.message`` and ``error.stack_trace``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any
+
+import msgspec
+
+from ..forward.eventtime import to_wire
+from ..timeparse import TimeParser
+from .framing import Part
+from .multiline import Group, Item
+
+DEFAULT_TIME_KEYS = ("@timestamp", "time", "timestamp")
+_CHAIN_OR_HEADER = (b"Traceback", b"During handling", b"The above exception")
+
+
+@dataclass(frozen=True)
+class RecordOptions:
+    time_keys: tuple[str, ...] = DEFAULT_TIME_KEYS
+    id_key: str = "event.id"
+    labels: Mapping[str, str] = field(default_factory=dict)
+    message_key: str = "message"
+
+
+class IdSource:
+    """Unique ids: a random 80-bit prefix per process and a counter (cheaper than uuid4)."""
+
+    def __init__(self) -> None:
+        self.prefix = base64.b32encode(os.urandom(10)).decode("ascii").lower()
+        self._next = count(1).__next__
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{self._next():x}"
+
+
+class RecordBuilder:
+    """Builds the records of one stream (stdout or stderr)."""
+
+    def __init__(self, stream: str, options: RecordOptions, ids: IdSource) -> None:
+        self._stream = stream
+        self._options = options
+        self._ids = ids
+        self._fields = {**options.labels, "stream": stream}
+        self._decode = msgspec.json.Decoder(dict).decode
+        self._time = TimeParser()
+
+    def build(self, items: list[Item], now_ns: int) -> list[tuple[object, dict[Any, Any]]]:
+        read_time = to_wire(now_ns)
+        entries = []
+        for item in items:
+            record = self._record(item) if type(item) is bytes else self._special(item)
+            entries.append((self._time_of(record, read_time), record))
+        return entries
+
+    def _record(self, line: bytes) -> dict[Any, Any]:
+        if line[:1] == b"{":
+            try:
+                record = self._decode(line)
+            except msgspec.DecodeError:
+                record = {self._options.message_key: line.decode("utf-8", "replace")}
+        else:
+            record = {self._options.message_key: line.decode("utf-8", "replace")}
+        record.update(self._fields)
+        record[self._options.id_key] = self._ids()
+        return record
+
+    def _time_of(self, record: dict[Any, Any], read_time: object) -> object:
+        for key in self._options.time_keys:
+            value = record.get(key)
+            if value is not None:
+                ns = self._time(value)
+                return read_time if ns is None else to_wire(ns)
+        return read_time
+
+    def _special(self, item: Item) -> dict[Any, Any]:
+        if isinstance(item, Part):
+            record = self._part(item)
+        else:
+            record = self._group(item)  # type: ignore[arg-type]
+        record.update(self._fields)
+        record[self._options.id_key] = self._ids()
+        return record
+
+    def _part(self, part: Part) -> dict[Any, Any]:
+        return {
+            self._options.message_key: part.data.decode("utf-8", "replace"),
+            "partial_message": "true",
+            "partial_id": f"{self._ids.prefix}-{self._stream}-{part.line}",
+            "partial_ordinal": str(part.ordinal),
+            "partial_last": "true" if part.last else "false",
+        }
+
+    def _group(self, group: Group) -> dict[Any, Any]:
+        text = b"\n".join(group.lines).decode("utf-8", "replace")
+        if not group.traceback:
+            return {self._options.message_key: text}
+        error_type, error_message = exception_of(group.lines)
+        return {
+            self._options.message_key: f"{error_type}: {error_message}" if error_message else error_type,
+            "error.type": error_type,
+            "error.message": error_message,
+            "error.stack_trace": text,
+        }
+
+
+def exception_of(lines: list[bytes]) -> tuple[str, str]:
+    """The type and message of the exception a traceback ends with.
+
+    The last unindented line names it ("pkg.Error: text"); an exception group's lines are
+    all indented, so there the first "| Name: text" line after the frames names the group.
+    """
+    for raw in reversed(lines):
+        if raw and not raw[:1].isspace() and not raw.startswith(_CHAIN_OR_HEADER):
+            return _split_exception(raw)
+    for raw in lines:
+        stripped = raw.strip().lstrip(b"|").strip()
+        if b": " in stripped and not stripped.startswith((b"File ", b"+", b"Traceback")):
+            return _split_exception(stripped)
+    return "", ""
+
+
+def _split_exception(line: bytes) -> tuple[str, str]:
+    text = line.decode("utf-8", "replace")
+    name, sep, message = text.partition(": ")
+    return (name, message) if sep else (text, "")
