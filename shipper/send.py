@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from .errors import DeliveryError
 from .forward.address import Address
 from .forward.batcher import Batcher, BatchLimits, Chunk, check_mode
-from .forward.client import ClientOptions, ForwardClient
+from .forward.client import ClientOptions
+from .forward.pool import Pool
 from .prefetch import Prefetcher
 from .send_input import MAX_WARNINGS, READERS, InputReader
 
@@ -55,13 +56,13 @@ class SendReport:
 class _Delivery:
     """Submits chunks, keeps the backlog bounded and counts the outcome of each."""
 
-    def __init__(self, client: ForwardClient, report: SendReport) -> None:
-        self._client = client
+    def __init__(self, pool: Pool, report: SendReport) -> None:
+        self._pool = pool
         self._report = report
         self._waiting: deque[asyncio.Future[None]] = deque()
 
     async def submit(self, chunk: Chunk) -> None:
-        future = self._client.submit(chunk)
+        future = self._pool.submit(chunk)
         future.add_done_callback(functools.partial(self._count, count=chunk.count))
         self._waiting.append(future)
         while len(self._waiting) > MAX_BACKLOG:
@@ -85,15 +86,15 @@ async def send_stream(fd: int, config: SendConfig, warn: Callable[[str], None]) 
         message_key=config.message_key, time_key=config.time_key,
         strict=config.strict, integer_time=config.integer_time,
     )
-    client = ForwardClient(config.to, config.client, warn=warn)
-    delivery = _Delivery(client, report)
+    pool = Pool([config.to], config.client, warn=warn)
+    delivery = _Delivery(pool, report)
     batcher = Batcher(config.tag, config.limits, config.client.ack, config.gzip, config.mode)
     try:
         await _pump(fd, reader, batcher, delivery, report, warn)
         await delivery.finish()
     finally:
-        await client.close()
-        report.retries = client.stats.retries
+        await pool.close()
+        report.retries = pool.stats.retries
     _conclude(reader, report, config, warn)
     return report
 

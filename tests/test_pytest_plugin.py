@@ -5,7 +5,8 @@ import asyncio
 from shipper.errors import DeliveryError
 from shipper.forward.address import parse_address
 from shipper.forward.batcher import Batcher, BatchLimits
-from shipper.forward.client import ClientOptions, ForwardClient, Security
+from shipper.forward.client import ClientOptions, Security
+from shipper.forward.pool import Pool
 
 USER_TEST = '''
 from fluent import sender
@@ -40,9 +41,8 @@ def test_fail_auth_makes_the_handshake_fail(forward_receiver_factory):
     warnings = []
 
     async def send():
-        client = ForwardClient(parse_address(receiver.url),
-                               ClientOptions(security=Security("k", "web"), retry_limit=0),
-                               warn=warnings.append)
+        client = Pool([parse_address(receiver.url)],
+                      ClientOptions(security=Security("k", "web"), retry_limit=0), warn=warnings.append)
         chunk = Batcher("t", BatchLimits(max_records=1)).add((1, {}), 1, 0.0)
         try:
             await client.submit(chunk)

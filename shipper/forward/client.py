@@ -1,14 +1,16 @@
-"""Delivering chunks to one Forward server: connect, handshake, pipeline, acks, resend.
+"""Delivering chunks from a shared queue to one Forward server: connect, handshake,
+pipeline, acks, resend.
 
-Why asyncio: one thread serves the connection's writer and reader and the caller's own work
-(logwrap's pipes, ``shipper send``'s stdin) without locks, and a slow or dead peer only ever
-parks a coroutine, never the thread that drains the child's pipes.
+Why asyncio: one thread serves every server's writer and reader and the caller's own work
+(logwrap's pipes, ``shipper send``'s input) without locks, and a slow or dead peer only ever
+parks a coroutine, never the code that drains the child's pipes.
 
 Delivery is at-least-once: a chunk stays in flight until its ``{"ack": id}`` arrives; when the
-connection fails, in-flight chunks go back to the front of the queue, in order, and are resent
-byte-identical after a reconnect delayed by ``backoff``. A peer that accepts data but has never
-acked anything (Fluentd's in_unix) gets one warning telling the user to turn acks off, and the
-chunks it swallowed fail instead of being resent forever.
+connection fails, in-flight chunks go back to the front of the shared queue, in order, where
+this client (after a ``backoff`` delay) or a healthier one takes them again, byte-identical.
+A peer that accepts data but has never acked anything (Fluentd's in_unix) gets one warning
+telling the user to turn acks off, and the chunks it swallowed fail instead of being resent
+forever.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import socket
 import time
 import uuid
 from asyncio import StreamReader, StreamWriter
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
@@ -35,6 +37,7 @@ from .backoff import backoff
 from .batcher import Chunk
 from .handshake import ClientHandshake
 from .protocol import DEFAULT_MAX_FRAME_BYTES, Framer, acks_in
+from .queue import ChunkQueue
 from .transport import TlsOptions, client_context, close_stream, open_stream, read_some, write_all
 
 
@@ -55,7 +58,7 @@ class ClientOptions:
     write_timeout: float = 10.0
     ack_timeout: float = 15.0
     window: int = 8  # chunks in flight before waiting for acks
-    retry_limit: int | None = None  # resends of one chunk before it fails; None: no limit
+    retry_limit: int | None = None  # failed attempts before waiting chunks fail; None: no limit
     tls: TlsOptions | None = None
     security: Security | None = None
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
@@ -71,74 +74,54 @@ class ClientStats:
 
 
 class ForwardClient:
-    """Delivers chunks to one server; ``submit`` returns a future settled on ack or failure."""
+    """Takes chunks from ``queue`` and delivers them to the server at ``address``."""
 
     def __init__(
         self,
         address: Address,
+        queue: ChunkQueue,
         options: ClientOptions = ClientOptions(),
         *,
         delays: Callable[[], Iterator[float]] = backoff,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         warn: Callable[[str], None] = lambda message: None,
+        on_failure: Callable[[Exception], None] = lambda error: None,
     ) -> None:
         self.address = address
         self.options = options
         self.stats = ClientStats()
+        self.failures = 0  # consecutive failed attempts; reset by any delivery
+        self._queue = queue
         self._delays = delays
         self._sleep = sleep
         self._clock = clock
         self._warn = warn
+        self._on_failure_hook = on_failure
         self._tls = client_context(options.tls) if options.tls else None
-        self._queue: deque[Chunk] = deque()
-        self._inflight: OrderedDict[str, tuple[Chunk, float]] = OrderedDict()
-        self._futures: dict[int, asyncio.Future[None]] = {}
-        self._changed = asyncio.Event()
+        self._inflight: OrderedDict[int, tuple[Chunk, float]] = OrderedDict()
+        self._by_id: dict[str, Chunk] = {}
+        self._acked = asyncio.Event()
         self._ever_acked = False
         self._outage: str | None = None
         self._task: asyncio.Task[None] | None = None
 
-    @property
-    def backlog(self) -> int:
-        """Chunks submitted and not yet settled."""
-        return len(self._futures)
-
-    def submit(self, chunk: Chunk) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._futures[id(chunk)] = future
-        self._queue.append(chunk)
-        self._changed.set()
+    def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"forward {self.address}")
-        return future
 
-    async def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every submitted chunk is settled; False if ``timeout`` ran out first."""
-        pending = list(self._futures.values())
-        if not pending:
-            return True
-        _, not_done = await asyncio.wait(pending, timeout=timeout)
-        return not not_done
-
-    async def close(self) -> list[Chunk]:
-        """Stop; fail and return the chunks not delivered, oldest first."""
+    async def stop(self) -> None:
+        """Stop; chunks in flight go back to the queue."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        self._requeue()
-        undelivered = list(self._queue)
-        self._queue.clear()
-        for chunk in undelivered:
-            self._settle(chunk, DeliveryError(f"{self.address}: not delivered before close", chunk.count))
-        return undelivered
+            self._task = None
+        self._queue.give_back(self._take_inflight())
 
     async def _run(self) -> None:
         delays = self._delays()
         while True:
-            while not self._queue:
-                self._changed.clear()
-                await self._changed.wait()
+            await self._queue.nonempty.wait()
             try:
                 await self._session()
             except (TransportError, ProtocolError) as exc:
@@ -157,7 +140,7 @@ class ForwardClient:
             await self._pump(reader, writer, framer, keepalive)
         finally:
             await close_stream(writer)
-            self._requeue()
+        self._queue.give_back(self._take_inflight())
 
     async def _handshake(self, reader: StreamReader, writer: StreamWriter, framer: Framer) -> bool:
         security = self.options.security
@@ -211,24 +194,33 @@ class ForwardClient:
     async def _write_loop(self, writer: StreamWriter, keepalive: bool) -> None:
         window = self.options.window if keepalive else 1
         while True:
-            while not self._queue or len(self._inflight) >= window:
-                if not keepalive and self.stats.chunks_delivered and not self._inflight:
-                    return  # the server denies keepalive: one chunk per connection
-                self._changed.clear()
-                await self._changed.wait()
-            chunk = self._queue.popleft()
+            if not keepalive and self.stats.chunks_delivered and not self._inflight:
+                return  # the server denies keepalive: one chunk per connection
+            chunk = await self._next_chunk(window)
             self._launch(chunk)
             await write_all(writer, chunk.payload, self.options.write_timeout, self.address)
             if chunk.id is None:
                 self._delivered(chunk)
+
+    async def _next_chunk(self, window: int) -> Chunk:
+        while True:
+            if len(self._inflight) >= window:
+                self._acked.clear()
+                await self._acked.wait()
+                continue
+            chunk = self._queue.take()
+            if chunk is not None:
+                return chunk
+            await self._queue.nonempty.wait()
 
     def _launch(self, chunk: Chunk) -> None:
         if chunk.attempts:
             self.stats.retries += 1
         chunk.attempts += 1
         self.stats.chunks_sent += 1
-        key = chunk.id if chunk.id is not None else f"noack-{id(chunk)}"
-        self._inflight[key] = (chunk, self._clock() + self.options.ack_timeout)
+        self._inflight[id(chunk)] = (chunk, self._clock() + self.options.ack_timeout)
+        if chunk.id is not None:
+            self._by_id[chunk.id] = chunk
 
     async def _read_loop(self, reader: StreamReader, framer: Framer) -> None:
         poll = min(1.0, self.options.ack_timeout)
@@ -239,29 +231,33 @@ class ForwardClient:
                 self._check_deadline()
                 continue
             if not data:
-                framer.feed(b"")
+                list(framer.feed(b""))
+                if not self._inflight:
+                    return  # the server closed an idle connection: reconnect when needed
                 raise SendError(f"{self.address}: the server closed the connection")
             for chunk_id in acks_in(framer.feed(data)):
-                self._acked(chunk_id)
+                self._acked_id(chunk_id)
             self._check_deadline()
 
-    def _acked(self, chunk_id: str) -> None:
-        entry = self._inflight.get(chunk_id)
-        if entry is None:
+    def _acked_id(self, chunk_id: str) -> None:
+        chunk = self._by_id.get(chunk_id)
+        if chunk is None:
             return  # an ack for a chunk already settled (resent and acked twice)
         self._ever_acked = True
-        self._delivered(entry[0])
+        self._delivered(chunk)
 
     def _delivered(self, chunk: Chunk) -> None:
-        key = chunk.id if chunk.id is not None else f"noack-{id(chunk)}"
-        self._inflight.pop(key, None)
+        self._inflight.pop(id(chunk), None)
+        if chunk.id is not None:
+            self._by_id.pop(chunk.id, None)
+        self.failures = 0
         self.stats.chunks_delivered += 1
         self.stats.records_delivered += chunk.count
-        self._settle(chunk, None)
-        self._changed.set()
+        self._queue.settle(chunk)
+        self._acked.set()
 
     def _check_deadline(self) -> None:
-        if not self._inflight or self.options.ack is False:
+        if not self._inflight or not self.options.ack:
             return
         chunk, deadline = next(iter(self._inflight.values()))
         if self._clock() >= deadline:
@@ -270,29 +266,25 @@ class ForwardClient:
                 f"within {self.options.ack_timeout:g}s"
             )
 
-    def _requeue(self) -> None:
-        """Put in-flight chunks back at the front of the queue, oldest first."""
-        for chunk, _ in reversed(list(self._inflight.values())):
-            self._queue.appendleft(chunk)
+    def _take_inflight(self) -> list[Chunk]:
+        chunks = [chunk for chunk, _ in self._inflight.values()]
         self._inflight.clear()
+        self._by_id.clear()
+        return chunks
 
     def _on_failure(self, error: TransportError | ProtocolError) -> None:
+        sent = self._take_inflight()
         if isinstance(error, AckTimeoutError) and not self._ever_acked:
-            self._fail_sent(error)
+            self._fail_swallowed(error, sent)
             return
+        self._queue.give_back(sent)
+        self.failures += 1
         if self._outage is None:
             self._outage = str(error)
             self._warn(f"{error}; retrying, records stay buffered")
-        limit = self.options.retry_limit
-        if limit is None:
-            return
-        for chunk in self._queue:  # every waiting chunk, or a long queue would never give up
-            chunk.failures += 1
-        for chunk in [c for c in self._queue if c.failures > limit]:
-            self._queue.remove(chunk)
-            self._settle(chunk, DeliveryError(f"{error} (gave up after {limit} retries)", chunk.count))
+        self._on_failure_hook(error)
 
-    def _fail_sent(self, error: AckTimeoutError) -> None:
+    def _fail_swallowed(self, error: AckTimeoutError, sent: list[Chunk]) -> None:
         """A peer that never acks: warn once and fail what it swallowed instead of resending."""
         if self._outage != "no-acks":
             self._outage = "no-acks"
@@ -300,21 +292,10 @@ class ForwardClient:
                 f"{error}: the server has never acknowledged a chunk. If it does not support "
                 "acks (Fluentd's in_unix does not), turn them off with --no-ack"
             )
-        for chunk in [c for c in self._queue if c.attempts]:
-            self._queue.remove(chunk)
-            self._settle(chunk, DeliveryError(str(error), chunk.count))
+        for chunk in sent:
+            self._queue.settle(chunk, DeliveryError(str(error), chunk.count))
 
     def _recovered(self) -> None:
         if self._outage is not None and self._outage != "no-acks":
             self._warn(f"{self.address}: connected again")
         self._outage = None
-
-    def _settle(self, chunk: Chunk, error: Exception | None) -> None:
-        future = self._futures.pop(id(chunk), None)
-        if future is None or future.done():
-            return
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)
-

@@ -72,6 +72,7 @@ class Receiver:
         self._servers: list[asyncio.AbstractServer] = []
         self._heartbeats: list[asyncio.DatagramTransport] = []
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self.addresses: list[Address] = []
 
     async def start(self) -> None:
@@ -94,9 +95,12 @@ class Receiver:
                 os.unlink(address.path)
 
     async def close(self) -> None:
+        """Stop listening and drop every connection, waiting for their handlers to end."""
         await self.stop_listening()
         for writer in list(self._writers):
             writer.transport.abort()
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=5)
         self._writers.clear()
 
     async def _listen(self, address: Address) -> Address:
@@ -133,12 +137,16 @@ class Receiver:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = _peer_name(writer)
         self._writers.add(writer)
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
         try:
             await _Connection(self, reader, writer, peer).run()
         except ShipperError as exc:
             self._log(f"closing connection from {peer}: {exc}")
         finally:
             self._writers.discard(writer)
+            self._handlers.discard(handler)  # type: ignore[arg-type]
             writer.close()
 
     def deliver(self, batches: list[EventBatch]) -> list[str]:

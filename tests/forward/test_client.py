@@ -8,7 +8,8 @@ import trustme
 from shipper.errors import DeliveryError
 from shipper.forward.address import parse_address
 from shipper.forward.batcher import Batcher, BatchLimits
-from shipper.forward.client import ClientOptions, ForwardClient, Security
+from shipper.forward.client import ClientOptions, Security
+from shipper.forward.pool import Pool
 from shipper.forward.transport import ServerTls, TlsOptions
 
 
@@ -25,7 +26,7 @@ def no_wait_delays():
 
 
 async def deliver(url, to_send, options=None, warnings=None, **kwargs):
-    client = ForwardClient(parse_address(url), options or ClientOptions(), delays=no_wait_delays,
+    client = Pool([parse_address(url)], options or ClientOptions(), delays=no_wait_delays,
                            warn=(warnings.append if warnings is not None else lambda m: None), **kwargs)
     futures = [client.submit(chunk) for chunk in to_send]
     results = await asyncio.gather(*futures, return_exceptions=True)
@@ -79,8 +80,8 @@ def test_a_peer_that_never_acks_gets_one_warning_and_no_resend_loop(forward_rece
 
 def test_a_peer_that_acked_before_and_stalls_gets_the_chunk_resent(forward_receiver):
     async def scenario():
-        client = ForwardClient(parse_address(forward_receiver.url), ClientOptions(ack_timeout=0.3),
-                               delays=no_wait_delays)
+        client = Pool([parse_address(forward_receiver.url)], ClientOptions(ack_timeout=0.3),
+                      delays=no_wait_delays)
         first, second = chunks(2)
         await client.submit(first)
         forward_receiver.faults.ack_delay = 0.6
@@ -101,7 +102,7 @@ def test_retry_limit_fails_the_chunk_with_the_count_of_its_records(forward_recei
     client, results = asyncio.run(deliver(forward_receiver.url, chunks(1), ClientOptions(retry_limit=2)))
     (error,) = results
     assert isinstance(error, DeliveryError) and error.undelivered == 10
-    assert "gave up after 2 retries" in str(error)
+    assert "gave up after 2 retries" in str(error) and "failed 3 times in a row" in str(error)
 
 
 def test_without_acks_a_chunk_settles_once_written(forward_receiver):
@@ -212,3 +213,34 @@ def test_tls_client_certificates_can_be_required(ca, tmp_path, forward_receiver_
     options = ClientOptions(tls=TlsOptions(str(tmp_path / "ca.pem"), client_pem, client_pem))
     client, results = asyncio.run(deliver(receiver.url, chunks(1), options))
     assert results == [None]
+
+
+def test_chunks_spread_over_several_healthy_servers(forward_receiver_factory):
+    first, second = forward_receiver_factory(), forward_receiver_factory()
+
+    async def scenario():
+        pool = Pool([parse_address(first.url), parse_address(second.url)],
+                    ClientOptions(window=1), delays=no_wait_delays)
+        futures = [pool.submit(c) for c in chunks(40)]
+        await asyncio.gather(*futures)
+        await pool.close()
+
+    asyncio.run(scenario())
+    assert len(first.events) > 0 and len(second.events) > 0
+    assert sorted(first.records + second.records, key=lambda r: r["n"]) == [{"n": n} for n in range(400)]
+
+
+def test_a_failed_server_is_skipped_and_its_chunks_go_to_the_others(forward_receiver_factory):
+    healthy, down = forward_receiver_factory(), forward_receiver_factory()
+    down.refuse_connections = True
+    client, results = asyncio.run(deliver(healthy.url, chunks(5)))
+    assert results == [None] * 5
+
+    async def scenario():
+        pool = Pool([parse_address(down.url), parse_address(healthy.url)], delays=no_wait_delays)
+        await asyncio.gather(*[pool.submit(c) for c in chunks(10)])
+        await pool.close()
+
+    healthy.clear()
+    asyncio.run(scenario())
+    assert len(healthy.events) == 100 and down.events == []

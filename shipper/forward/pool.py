@@ -1,0 +1,99 @@
+"""Delivery to one or more Forward servers through one bounded queue.
+
+Each server has its own client; every client takes chunks from the shared queue when it is
+connected and has room in its window, so batches spread over the healthy servers and a
+failed one is skipped until it answers again (as Fluentd's out_forward does with several
+``<server>``s). Chunks a failed server had in flight go back to the front of the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+
+from ..errors import DeliveryError
+from .address import Address
+from .backoff import backoff
+from .batcher import Chunk
+from .client import ClientOptions, ClientStats, ForwardClient
+from .queue import ChunkQueue
+
+
+class Pool:
+    def __init__(
+        self,
+        addresses: Sequence[Address],
+        options: ClientOptions | None = None,
+        *,
+        max_bytes: int | None = None,
+        on_full: str = "block",
+        on_settled: Callable[[Chunk, Exception | None], None] = lambda chunk, error: None,
+        delays: Callable[[], Iterator[float]] = backoff,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        warn: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.options = options = options or ClientOptions()
+        self._on_settled = on_settled
+        self._futures: dict[int, asyncio.Future[None]] = {}
+        self.queue = ChunkQueue(max_bytes, on_full, self._settled)
+        self.clients = [
+            ForwardClient(address, self.queue, options, delays=delays, sleep=sleep, warn=warn,
+                          on_failure=self._maybe_give_up)
+            for address in addresses
+        ]
+
+    @property
+    def stats(self) -> ClientStats:
+        total = ClientStats()
+        for client in self.clients:
+            for name, value in vars(client.stats).items():
+                setattr(total, name, getattr(total, name) + value)
+        return total
+
+    def put(self, chunk: Chunk) -> list[Chunk]:
+        """Queue a chunk for delivery; returns what the overflow policy dropped."""
+        for client in self.clients:
+            client.start()
+        return self.queue.put(chunk)
+
+    def submit(self, chunk: Chunk) -> asyncio.Future[None]:
+        """Queue a chunk; the future settles when it is acked, or fails when it is given up."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._futures[id(chunk)] = future
+        self.put(chunk)
+        return future
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued is settled; False if ``timeout`` ran out first."""
+        try:
+            await asyncio.wait_for(self.queue.idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def close(self) -> list[Chunk]:
+        """Stop every client; fail and return the chunks not delivered, oldest first."""
+        for client in self.clients:
+            await client.stop()
+        undelivered = list(self.queue)
+        self.queue.fail_waiting(lambda chunk: DeliveryError("not delivered before close", chunk.count))
+        return undelivered
+
+    def _maybe_give_up(self, last_error: Exception) -> None:
+        limit = self.options.retry_limit
+        if limit is None or any(client.failures <= limit for client in self.clients):
+            return
+        reason = (f"{last_error} (every server failed {limit + 1} times in a row; "
+                  f"gave up after {limit} retries)")
+        self.queue.fail_waiting(lambda chunk: DeliveryError(reason, chunk.count))
+        for client in self.clients:
+            client.failures = 0
+
+    def _settled(self, chunk: Chunk, error: Exception | None) -> None:
+        future = self._futures.pop(id(chunk), None)
+        if future is not None and not future.done():
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+        self._on_settled(chunk, error)
