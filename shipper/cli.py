@@ -8,71 +8,23 @@ on stderr and the exit code it carries — never a traceback.
 from __future__ import annotations
 
 import asyncio
-import functools
-import gc
-import re
 import sys
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from .cliparams import ByteSize, client_options, connection_options, logger, reports_errors, tune_gc
 from .demo import run_demo
-from .errors import ConfigError, ShipperError
+from .errors import ConfigError
 from .forward.address import parse_address
 from .forward.batcher import MODES, BatchLimits
-from .forward.client import ClientOptions, Security
 from .forward.protocol import DEFAULT_MAX_FRAME_BYTES
 from .forward.server import DEFAULT_HOSTNAME, ReceiverOptions
-from .forward.transport import ServerTls, TlsOptions
+from .forward.transport import ServerTls
 from .receive import OUTPUTS, ReceiveConfig, run_receiver
 from .send import SendConfig, SendReport, send_stream
 from .send_input import READERS
-
-F = TypeVar("F", bound=Callable[..., Any])
-_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-
-
-class ByteSize(click.ParamType):
-    """``65536``, ``64k``, ``32MiB``, ``1G``: binary units."""
-
-    name = "size"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> int:
-        if isinstance(value, int):
-            return value
-        match = re.fullmatch(r"\s*(\d+)\s*([kmg]?)(i?b)?\s*", str(value), re.IGNORECASE)
-        if not match:
-            self.fail(f"{value!r} is not a size like 65536, 64k or 32MiB", param, ctx)
-        return int(match.group(1)) * _UNITS[match.group(2).lower()]
-
-
-def reports_errors(command: str) -> Callable[[F], F]:
-    """Turn ``ShipperError`` into ``shipper <command>: message`` and its exit code."""
-
-    def decorate(func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return func(*args, **kwargs)
-            except ShipperError as exc:
-                click.echo(f"shipper {command}: {exc}", err=True)
-                sys.exit(exc.exit_code)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
-
-
-def _logger(command: str) -> Callable[[str], None]:
-    return lambda message: click.echo(f"shipper {command}: {message}", err=True)
-
-
-def _tune_gc() -> None:
-    """Records are short-lived and acyclic: frequent young-generation scans only cost time."""
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
 
 
 @click.group(context_settings={"auto_envvar_prefix": "SHIPPER", "show_default": True,
@@ -101,7 +53,7 @@ def main() -> None:
 @click.option("--tls-client-ca", type=click.Path(dir_okay=False),
               help="Require client certificates signed by this CA.")
 @click.option("--heartbeat/--no-heartbeat", default=True, help="Answer Fluentd's UDP heartbeat.")
-@reports_errors("receive")
+@reports_errors("shipper receive")
 def receive(listen: tuple[str, ...], output: str, color: bool | None, shared_key: str | None,
             users: tuple[str, ...], hostname: str, max_frame_bytes: int, socket_mode: str,
             tls_cert: str | None, tls_key: str | None, tls_client_ca: str | None,
@@ -118,8 +70,8 @@ def receive(listen: tuple[str, ...], output: str, color: bool | None, shared_key
         heartbeat=heartbeat,
     )
     colour = sys.stdout.isatty() if color is None else color
-    _tune_gc()
-    asyncio.run(run_receiver(ReceiveConfig(options, output or "json", colour), _logger("receive")))
+    tune_gc()
+    asyncio.run(run_receiver(ReceiveConfig(options, output or "json", colour), logger("shipper receive")))
 
 
 def _users(pairs: tuple[str, ...], shared_key: str | None) -> dict[str, str]:
@@ -159,7 +111,6 @@ def _server_tls(cert: str | None, key: str | None, client_ca: str | None) -> Ser
 @click.option("--time-key", help="Take the event time from this field (ISO 8601 or epoch).")
 @click.option("--time-as-integer", is_flag=True, help="Send integer seconds, not EventTime (old peers).")
 @click.option("--strict", is_flag=True, help="Stop (status 65) at the first line that is not a JSON object.")
-@click.option("--ack/--no-ack", default=True, help="Wait for the server's ack of every chunk.")
 @click.option("--compress", type=click.Choice(["none", "gzip"]), default="none",
               help="CompressedPackedForward (Fluentd's in_unix cannot read it).")
 @click.option("--mode", type=click.Choice(MODES), default="packed",
@@ -169,40 +120,23 @@ def _server_tls(cert: str | None, key: str | None, client_ca: str | None) -> Ser
 @click.option("--flush-interval", type=click.FloatRange(0), default=BatchLimits.interval,
               help="Seconds a record may wait for its batch to fill.")
 @click.option("--retry-limit", type=click.IntRange(0), default=5, help="Resends of a chunk before giving up.")
-@click.option("--connect-timeout", type=click.FloatRange(0, min_open=True), default=5.0)
-@click.option("--write-timeout", type=click.FloatRange(0, min_open=True), default=10.0)
-@click.option("--ack-timeout", type=click.FloatRange(0, min_open=True), default=15.0)
-@click.option("--shared-key", help="Do Fluentd's <security> handshake with this key.")
-@click.option("--hostname", default=Security.hostname, help="Our name in the handshake (self_hostname).")
-@click.option("--username", default="", help="User for the handshake's user auth.")
-@click.option("--password", default="", help="Password for the handshake's user auth.")
-@click.option("--tls-ca", type=click.Path(dir_okay=False), help="CA file to verify the server.")
-@click.option("--tls-cert", type=click.Path(dir_okay=False), help="Client certificate.")
-@click.option("--tls-key", type=click.Path(dir_okay=False), help="Client certificate's key.")
-@click.option("--tls-verify/--tls-no-verify", default=True, help="Verify the server's certificate.")
+@connection_options
 @click.option("--quiet", "-q", is_flag=True, help="No summary line.")
-@reports_errors("send")
+@reports_errors("shipper send")
 def send(to: str, tag: str, input_format: str, message_key: str, time_key: str | None,
-         time_as_integer: bool, strict: bool, ack: bool, compress: str, mode: str, batch_records: int,
-         batch_bytes: int, flush_interval: float, retry_limit: int, connect_timeout: float,
-         write_timeout: float, ack_timeout: float, shared_key: str | None, hostname: str,
-         username: str, password: str, tls_ca: str | None, tls_cert: str | None,
-         tls_key: str | None, tls_verify: bool, quiet: bool) -> None:
+         time_as_integer: bool, strict: bool, compress: str, mode: str, batch_records: int,
+         batch_bytes: int, flush_interval: float, retry_limit: int, quiet: bool,
+         **connection: Any) -> None:
     """Send records read from stdin, batched, to a Forward server; exit 0 only if all were acked."""
+    log = logger("shipper send")
     address = parse_address(to)
-    tls = _client_tls(address.scheme, tls_ca, tls_cert, tls_key, tls_verify)
     config = SendConfig(
         to=address, tag=tag, input_format=input_format, message_key=message_key,
-        time_key=time_key, strict=strict, integer_time=time_as_integer, gzip=compress == "gzip", mode=mode,
-        limits=BatchLimits(batch_records, batch_bytes, flush_interval),
-        client=ClientOptions(
-            ack=ack, connect_timeout=connect_timeout, write_timeout=write_timeout,
-            ack_timeout=ack_timeout, retry_limit=retry_limit, tls=tls,
-            security=Security(shared_key, hostname, username, password) if shared_key else None,
-        ),
+        time_key=time_key, strict=strict, integer_time=time_as_integer, gzip=compress == "gzip",
+        mode=mode, limits=BatchLimits(batch_records, batch_bytes, flush_interval),
+        client=client_options([address], log, retry_limit=retry_limit, **connection),
     )
-    log = _logger("send")
-    _tune_gc()
+    tune_gc()
     started = time.monotonic()
     report = SendReport()
     try:
@@ -212,26 +146,13 @@ def send(to: str, tag: str, input_format: str, message_key: str, time_key: str |
             log(_summary(report, time.monotonic() - started))
 
 
-def _client_tls(scheme: str, ca: str | None, cert: str | None, key: str | None,
-                verify: bool) -> TlsOptions | None:
-    if scheme != "tls":
-        if ca or cert or key:
-            raise ConfigError("TLS options need a tls:// address in --to")
-        return None
-    if bool(cert) != bool(key):
-        raise ConfigError("a client certificate needs both --tls-cert and --tls-key")
-    if not verify:
-        click.echo("shipper send: warning: --tls-no-verify: the server is not authenticated", err=True)
-    return TlsOptions(ca, cert, key, verify)
-
-
 def _summary(report: SendReport, seconds: float) -> str:
     return (f"{report.records} records read, {report.delivered} delivered, {report.failed} failed, "
             f"{report.wrapped} sent as text, {report.retries} retries in {seconds:.2f}s")
 
 
 @main.command()
-@reports_errors("demo")
+@reports_errors("shipper demo")
 def demo() -> None:
     """Show records flowing: a local receiver and `shipper send` with sample logs."""
-    sys.exit(asyncio.run(run_demo(_logger("demo"), sys.stdout.isatty())))
+    sys.exit(asyncio.run(run_demo(logger("shipper demo"), sys.stdout.isatty())))

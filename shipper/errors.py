@@ -71,3 +71,15 @@ class DeliveryError(TransportError):
     def __init__(self, message: str, undelivered: int) -> None:
         super().__init__(message)
         self.undelivered = undelivered
+
+
+class DroppedError(DeliveryError):
+    """Records dropped by the buffer's overflow policy (counted, not retried)."""
+
+
+class ExecError(ShipperError):
+    """The command could not be started: 127 when not found, 126 when not executable."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -17,7 +17,7 @@ import msgspec
 from .errors import DataError
 from .forward.eventtime import ext_hook, to_wire
 from .timeparse import parse_time
-from .wrap.framing import LineFramer
+from .wrap.framing import Line, LineFramer, Part
 
 MAX_WARNINGS = 100
 Entry = tuple[object, dict[Any, Any]]
@@ -93,11 +93,11 @@ class JsonLinesReader(InputReader):
         first = self.line_number + 1
         self.line_number += len(lines)
         try:  # the fast path: every line of the block is an object
-            return list(map(self._decode_object, lines))
-        except msgspec.DecodeError:
+            return list(map(self._decode_object, lines))  # type: ignore[arg-type]
+        except (msgspec.DecodeError, TypeError):  # TypeError: a Part of an over-long line
             return self._one_by_one(lines, first)
 
-    def _one_by_one(self, lines: list[bytes], first: int) -> list[dict[Any, Any]]:
+    def _one_by_one(self, lines: list[Line], first: int) -> list[dict[Any, Any]]:
         records = []
         for number, line in enumerate(lines, first):
             record = self._parse(line, number)
@@ -108,7 +108,9 @@ class JsonLinesReader(InputReader):
                 records.append(record)
         return records
 
-    def _parse(self, line: bytes, number: int) -> dict[Any, Any] | None:
+    def _parse(self, line: Line, number: int) -> dict[Any, Any] | None:
+        if isinstance(line, Part):
+            return self._bad(f"line {number}", "longer than the line limit, cut in parts", _text(line.data))
         try:
             value = self._decode_any(line)
         except msgspec.DecodeError as exc:
@@ -128,7 +130,7 @@ class TextReader(InputReader):
     def _records(self, data: bytes) -> list[dict[Any, Any]]:
         lines = self._framer.feed(data) if data else self._framer.end()
         key = self.message_key
-        return [{key: _text(line)} for line in lines if line]
+        return [{key: _text(line.data if isinstance(line, Part) else line)} for line in lines if line]
 
 
 class MsgpackReader(InputReader):

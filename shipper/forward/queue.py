@@ -13,7 +13,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from ..errors import ConfigError, DeliveryError
+from ..errors import ConfigError, DroppedError
 from .batcher import Chunk
 
 POLICIES = ("drop-oldest", "drop-newest", "block")
@@ -66,7 +66,7 @@ class ChunkQueue:
             dropped.append(chunk)
         for lost in dropped:
             self.dropped_records += lost.count
-            self._on_settled(lost, DeliveryError(f"dropped: buffer full ({self.on_full})", lost.count))
+            self._on_settled(lost, DroppedError(f"dropped: buffer full ({self.on_full})", lost.count))
         self._update_room()
         return dropped
 

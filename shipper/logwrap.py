@@ -1,0 +1,118 @@
+"""The ``logwrap`` command: ``logwrap [OPTIONS] -- CMD [ARGS...]``.
+
+Every option can also come from the environment as ``LOGWRAP_<OPTION>`` (``LOGWRAP_TO``,
+``LOGWRAP_TAG``...); a flag on the command line wins. ``option_table()`` renders them all for
+the README, and a test keeps the README's table equal to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import click
+
+from .cliparams import ByteSize, client_options, connection_options, logger, reports_errors, tune_gc
+from .errors import ConfigError
+from .forward.address import parse_address
+from .forward.batcher import BatchLimits
+from .forward.queue import POLICIES
+from .wrap.framing import DEFAULT_MAX_LINE_BYTES
+from .wrap.records import DEFAULT_TIME_KEYS, RecordOptions
+from .wrap.runtime import WrapConfig, Wrapper
+
+ENV_PREFIX = "LOGWRAP"
+
+
+@click.command(context_settings={
+    "auto_envvar_prefix": ENV_PREFIX, "show_default": True, "help_option_names": ["-h", "--help"],
+    "allow_interspersed_args": False,
+})
+@click.option("--to", "-t", multiple=True, default=["tcp://127.0.0.1:24224"],
+              help="Forward server: tcp://, tls:// or unix://. Repeat for several (failover).")
+@click.option("--tag", default="", help="Tag of the records [default: the command's base name].")
+@click.option("--tag-stream", is_flag=True, help="Suffix the tag with .stdout or .stderr.")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Add a field to every record.")
+@click.option("--time-key", "time_keys", multiple=True, default=list(DEFAULT_TIME_KEYS),
+              help="Fields that hold the event time, first found wins.")
+@click.option("--id-key", default="event.id", help="Field for each record's unique id.")
+@click.option("--multiline", type=click.Choice(["python", "indent", "none"]), default="python",
+              help="Group tracebacks (python) or indented continuation lines (indent).")
+@click.option("--multiline-timeout", type=click.FloatRange(0, min_open=True), default=1.0,
+              help="Seconds a pending group waits for its next line.")
+@click.option("--max-line-bytes", type=ByteSize(), default=DEFAULT_MAX_LINE_BYTES,
+              help="Longer lines are shipped as numbered parts.")
+@click.option("--buffer-bytes", type=ByteSize(), default=WrapConfig.buffer_bytes,
+              help="Memory for records not yet acknowledged.")
+@click.option("--on-full", type=click.Choice(POLICIES), default="drop-oldest",
+              help="What to do when the buffer is full (block pauses the child's output).")
+@click.option("--flush-interval", type=click.FloatRange(0, min_open=True), default=0.1,
+              help="Seconds a record may wait for its batch to fill.")
+@click.option("--batch-records", type=click.IntRange(1), default=BatchLimits.max_records)
+@click.option("--batch-bytes", type=ByteSize(), default=BatchLimits.max_bytes)
+@click.option("--compress", type=click.Choice(["none", "gzip"]), default="none",
+              help="CompressedPackedForward (Fluentd's in_unix cannot read it).")
+@click.option("--drain-timeout", type=click.FloatRange(0), default=5.0,
+              help="Seconds to deliver what is buffered after the child exits.")
+@click.option("--tee", is_flag=True, help="Also copy the child's output to our stdout and stderr.")
+@connection_options
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@reports_errors("logwrap")
+def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...],
+         time_keys: tuple[str, ...], id_key: str, multiline: str, multiline_timeout: float,
+         max_line_bytes: int, buffer_bytes: int, on_full: str, flush_interval: float,
+         batch_records: int, batch_bytes: int, compress: str, drain_timeout: float, tee: bool,
+         command: tuple[str, ...], **connection: Any) -> None:
+    """Run COMMAND and ship what it prints to Fluentd, without touching the disk.
+
+    Exits with COMMAND's status (128+N if signal N killed it).
+    """
+    log = logger("logwrap")
+    addresses = tuple(parse_address(url) for url in to)
+    config = WrapConfig(
+        command=command, to=addresses, tag=tag, tag_stream=tag_stream,
+        records=RecordOptions(time_keys=time_keys, id_key=id_key, labels=_labels(labels)),
+        multiline=multiline, multiline_timeout=multiline_timeout, max_line_bytes=max_line_bytes,
+        buffer_bytes=buffer_bytes, on_full=on_full,
+        limits=BatchLimits(batch_records, batch_bytes, flush_interval), gzip=compress == "gzip",
+        client=client_options(addresses, log, **connection), drain_timeout=drain_timeout, tee=tee,
+    )
+    tune_gc()
+    sys.exit(asyncio.run(Wrapper(config, log).run()))
+
+
+def _labels(pairs: tuple[str, ...]) -> dict[str, str]:
+    labels = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--label {pair!r}: write KEY=VALUE")
+        labels[key] = value
+    return labels
+
+
+def option_table() -> str:
+    """A Markdown table of every option, its environment variable and its default."""
+    rows = ["| option | environment | default | meaning |", "|---|---|---|---|"]
+    for param in main.params:
+        if not isinstance(param, click.Option):
+            continue
+        flag = " / ".join(param.opts + param.secondary_opts)
+        env = f"{ENV_PREFIX}_{param.name.upper()}" if param.name else ""
+        default = _shown_default(param.default)
+        meaning = (param.help or "").replace("|", "\\|")
+        rows.append(f"| `{flag}` | `{env}` | {default} | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+def _shown_default(default: Any) -> str:
+    if default in (None, "", False) or default == ():
+        return ""
+    if isinstance(default, (list, tuple)):
+        return ", ".join(f"`{item}`" for item in default)
+    return f"`{default}`"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""logwrap's runtime: the one place that wires the child's pipes, timers and delivery.
+
+Concurrency: one asyncio loop. Pipe data is handled synchronously in ``data_received``
+(framing, grouping, records, batching: all sans-I/O and fast), and delivery never blocks it:
+sealed chunks go into the bounded queue and the clients send them in their own coroutines.
+So the child's pipes are drained whatever the network does; only the overflow policy
+``block`` pauses reading, by choice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import DroppedError
+from ..forward.address import Address
+from ..forward.batcher import Batcher, BatchLimits, Chunk
+from ..forward.client import ClientOptions
+from ..forward.eventtime import to_wire
+from ..forward.pool import Pool
+from ..forward.protocol import Framer, interpret
+from ..forward.sinks import JsonLinesSink
+from .framing import DEFAULT_MAX_LINE_BYTES, LineFramer
+from .multiline import Grouper
+from .records import IdSource, RecordBuilder, RecordOptions
+from .supervisor import FORWARDED, Child, child_environment, forward, reap, spawn
+
+TICK = 0.05  # seconds between checks of batch and multiline deadlines
+
+
+@dataclass(frozen=True)
+class WrapConfig:
+    command: tuple[str, ...]
+    to: tuple[Address, ...] = (Address("tcp", "127.0.0.1", 24224),)
+    tag: str = ""  # empty: the command's base name
+    tag_stream: bool = False
+    records: RecordOptions = field(default_factory=RecordOptions)
+    multiline: str = "python"
+    multiline_timeout: float = 1.0
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    buffer_bytes: int = 64 * 1024 * 1024
+    on_full: str = "drop-oldest"
+    limits: BatchLimits = BatchLimits(interval=0.1)
+    gzip: bool = False
+    client: ClientOptions = ClientOptions()
+    drain_timeout: float = 5.0
+    tee: bool = False
+
+    @property
+    def base_tag(self) -> str:
+        return self.tag or os.path.basename(self.command[0])
+
+
+@dataclass
+class Totals:
+    lines: int = 0
+    shipped: int = 0
+    dropped: int = 0
+    spilled: int = 0
+    retries: int = 0
+
+    def summary(self) -> str:
+        return (f"{self.lines} lines read, {self.shipped} records shipped, {self.dropped} dropped, "
+                f"{self.spilled} spilled to stderr, {self.retries} retries")
+
+
+class StreamPipeline:
+    """One of the child's streams: bytes → lines → groups → records → chunks."""
+
+    def __init__(self, name: str, config: WrapConfig, ids: IdSource, deliver: Callable[[Chunk], None],
+                 totals: Totals) -> None:
+        self.name = name
+        self._framer = LineFramer(config.max_line_bytes)
+        self._grouper = Grouper(config.multiline, config.multiline_timeout)
+        self._builder = RecordBuilder(name, config.records, ids)
+        tag = f"{config.base_tag}.{name}" if config.tag_stream else config.base_tag
+        self._batcher = Batcher(tag, config.limits, config.client.ack, config.gzip)
+        self._deliver = deliver
+        self._totals = totals
+
+    def feed(self, data: bytes) -> None:
+        lines = self._framer.feed(data)
+        self._totals.lines += len(lines)
+        self._emit(self._grouper.feed(lines, data, time.monotonic()), len(data))
+
+    def tick(self, now: float) -> None:
+        self._emit(self._grouper.poll(now), 0)
+        deadline = self._batcher.deadline()
+        if deadline is not None and deadline <= now:
+            self._deliver(self._batcher.seal())  # type: ignore[arg-type]
+
+    def finish(self) -> None:
+        """End of stream: flush the partial line, the pending group and the batch."""
+        lines = self._framer.end()
+        self._totals.lines += len(lines)
+        self._emit(self._grouper.feed(lines, b"", time.monotonic()) + self._grouper.end(), 0)
+        chunk = self._batcher.seal()
+        if chunk is not None:
+            self._deliver(chunk)
+
+    def _emit(self, items: list, size: int) -> None:  # type: ignore[type-arg]
+        if not items:
+            return
+        entries = self._builder.build(items, time.time_ns())
+        for chunk in self._batcher.add_many(entries, size or 100 * len(entries), time.monotonic()):
+            self._deliver(chunk)
+
+
+class _PipeReader(asyncio.Protocol):
+    def __init__(self, pipeline: StreamPipeline, tee_fd: int | None) -> None:
+        self._pipeline = pipeline
+        self._tee_fd = tee_fd
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:  # type: ignore[override]
+        self._pipeline.feed(data)
+        if self._tee_fd is not None:
+            os.write(self._tee_fd, data)
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+def _same(reader: _PipeReader) -> _PipeReader:
+    return reader
+
+
+class Wrapper:
+    """Runs one child under logwrap and returns its exit code."""
+
+    def __init__(self, config: WrapConfig, log: Callable[[str], None]) -> None:
+        self.config = config
+        self.totals = Totals()
+        self._log = log
+        self._pool = Pool(config.to, config.client, max_bytes=config.buffer_bytes,
+                          on_full=config.on_full, on_settled=self._settled, warn=log)
+        self._ids = IdSource()
+        self._notices = Batcher(f"{config.base_tag}.logwrap", BatchLimits(), config.client.ack)
+        self._reported_drops = 0
+        self._spill = JsonLinesSink(sys.stderr.buffer)
+        self._transports: list[asyncio.ReadTransport] = []
+        self._paused = False
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        exited = asyncio.Event()
+        child = self._start_child(loop, exited)
+        readers = await self._read_pipes(loop, child)
+        ticker = asyncio.create_task(self._tick(readers))
+        await exited.wait()
+        await self._wait_pipes(readers)
+        ticker.cancel()
+        for reader in readers:
+            reader[0].finish()
+        await self._deliver_rest()
+        self._log(self.totals.summary())
+        assert child.status is not None
+        return child.status
+
+    def _start_child(self, loop: asyncio.AbstractEventLoop, exited: asyncio.Event) -> Child:
+        holder: list[Child] = []
+
+        def on_sigchld() -> None:
+            if holder:
+                reap(holder[0], exited.set)
+
+        loop.add_signal_handler(signal.SIGCHLD, on_sigchld)
+        child = spawn(self.config.command, child_environment(dict(os.environ)))
+        holder.append(child)
+        for signum in FORWARDED:
+            loop.add_signal_handler(signum, forward, child, signum)
+        reap(child, exited.set)  # it may have exited before the handler could see it
+        return child
+
+    async def _read_pipes(self, loop: asyncio.AbstractEventLoop, child: Child
+                          ) -> list[tuple[StreamPipeline, _PipeReader]]:
+        readers = []
+        for name, fd, tee in (("stdout", child.stdout, 1), ("stderr", child.stderr, 2)):
+            pipeline = StreamPipeline(name, self.config, self._ids, self._deliver, self.totals)
+            reader = _PipeReader(pipeline, tee if self.config.tee else None)
+            pipe = os.fdopen(fd, "rb", 0)
+            transport, _ = await loop.connect_read_pipe(functools.partial(_same, reader), pipe)
+            self._transports.append(transport)
+            readers.append((pipeline, reader))
+        return readers
+
+    async def _tick(self, readers: list[tuple[StreamPipeline, _PipeReader]]) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            now = time.monotonic()
+            for pipeline, _ in readers:
+                pipeline.tick(now)
+
+    async def _wait_pipes(self, readers: list[tuple[StreamPipeline, _PipeReader]]) -> None:
+        """After the child exits, read until its pipes close; a grandchild may hold them open."""
+        closed = [reader.closed for _, reader in readers]
+        _, still_open = await asyncio.wait(closed, timeout=self.config.drain_timeout)
+        if still_open:
+            self._log("the child exited but its output pipes are still open (a background "
+                      "process?); stopped reading them")
+            for transport in self._transports:
+                transport.close()
+
+    def _deliver(self, chunk: Chunk) -> None:
+        self._pool.put(chunk)
+        self.totals.dropped = self._pool.queue.dropped_records
+        if self.config.on_full == "block" and not self._pool.queue.has_room() and not self._paused:
+            self._pause_until_room()
+
+    def _pause_until_room(self) -> None:
+        self._paused = True
+        for transport in self._transports:
+            transport.pause_reading()
+
+        async def resume() -> None:
+            await self._pool.queue.room.wait()
+            self._paused = False
+            for transport in self._transports:
+                if not transport.is_closing():
+                    transport.resume_reading()
+
+        asyncio.ensure_future(resume())
+
+    def _settled(self, chunk: Chunk, error: Exception | None) -> None:
+        if error is None:
+            self.totals.shipped += chunk.count
+            self._report_drops()
+        elif not isinstance(error, DroppedError):
+            self._spill_chunk(chunk)
+
+    def _report_drops(self) -> None:
+        """Once delivery works again, ship one record saying how many records were dropped."""
+        dropped = self._pool.queue.dropped_records
+        if dropped == self._reported_drops:
+            return
+        count, self._reported_drops = dropped - self._reported_drops, dropped
+        record = {"message": f"dropped {count} records (buffer full, {self.config.on_full})",
+                  "dropped": count, "reason": "buffer full", "policy": self.config.on_full}
+        self._notices.add((to_wire(time.time_ns()), record), 100, time.monotonic())
+        self._pool.put(self._notices.seal())  # type: ignore[arg-type]
+
+    async def _deliver_rest(self) -> None:
+        drained = await self._pool.flush(self.config.drain_timeout)
+        undelivered = await self._pool.close()
+        self.totals.retries = self._pool.stats.retries
+        if not drained:
+            self._log(f"could not deliver everything within {self.config.drain_timeout:g}s; "
+                      "writing the rest to stderr")
+        for chunk in undelivered:
+            self._spill_chunk(chunk)
+
+    def _spill_chunk(self, chunk: Chunk) -> None:
+        """Write a chunk's records to stderr as JSON lines, so the supervisor's log keeps them."""
+        for message in Framer().feed(chunk.payload):
+            batch = interpret(message)
+            self._spill.write(batch)
+            self.totals.spilled += batch.count
+        self._spill.flush()
