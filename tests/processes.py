@@ -40,3 +40,18 @@ class ReceiveProcess:
 
 def run_send(*args: str, input: bytes, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([*SHIPPER, "send", *args], input=input, capture_output=True, timeout=60, env=env)
+
+
+LOGWRAP = [sys.executable, "-m", "shipper.logwrap"]
+
+
+def run_logwrap(to: str, *args: str, command: list[str], timeout: float = 60, **kwargs: Any
+                ) -> subprocess.CompletedProcess:
+    """Run ``logwrap --to TO ARGS -- COMMAND`` to completion."""
+    return subprocess.run([*LOGWRAP, "--to", to, *args, "--", *command], capture_output=True,
+                          timeout=timeout, **kwargs)
+
+
+def python(code: str) -> list[str]:
+    """A child command running ``code`` in this interpreter."""
+    return [sys.executable, "-c", code]

@@ -1,0 +1,169 @@
+"""logwrap as a process: transparent exit status, signals, stdin, environment, diagnostics."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from ..processes import LOGWRAP, python, run_logwrap
+
+
+def messages(receiver):
+    return [record.get("message") for record in receiver.records]
+
+
+@pytest.mark.parametrize("code", [0, 3, 255])
+def test_the_childs_exit_status_is_ours(forward_receiver, code):
+    done = run_logwrap(forward_receiver.url, command=python(f"import sys; sys.exit({code})"))
+    assert done.returncode == code
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGSEGV])
+def test_a_child_killed_by_signal_n_gives_128_plus_n(forward_receiver, signum):
+    done = run_logwrap(forward_receiver.url, command=python(f"import os; os.kill(os.getpid(), {signum})"))
+    assert done.returncode == 128 + signum
+
+
+def test_a_command_not_found_exits_127_with_one_line(forward_receiver):
+    done = run_logwrap(forward_receiver.url, command=["no-such-command-xyz"])
+    assert done.returncode == 127
+    assert done.stderr.decode() == "logwrap: no-such-command-xyz: command not found\n"
+
+
+def test_a_command_that_cannot_execute_exits_126(forward_receiver, tmp_path):
+    script = tmp_path / "not-executable"
+    script.write_text("echo hi\n")
+    done = run_logwrap(forward_receiver.url, command=[str(script)])
+    assert done.returncode == 126 and done.stderr.decode().startswith("logwrap: ")
+    assert "Traceback" not in done.stderr.decode()
+
+
+def test_everything_after_the_double_dash_reaches_the_child_untouched(forward_receiver):
+    args = ["--to", "x", "-v", "--", "two words"]
+    run_logwrap(forward_receiver.url, command=python("import sys, json; print(json.dumps({'argv': sys.argv[1:]}))") + args)
+    assert forward_receiver.wait_for(1)[0].record["argv"] == args
+
+
+def test_stdin_passes_through_to_the_child(forward_receiver):
+    run_logwrap(forward_receiver.url, command=python("import sys; print(sys.stdin.read().upper())"),
+                input=b"from stdin")
+    assert messages(forward_receiver) == ["FROM STDIN"]
+
+
+def test_the_child_gets_pythonunbuffered(forward_receiver):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    run_logwrap(forward_receiver.url, command=python("import os; print(os.environ['PYTHONUNBUFFERED'])"), env=env)
+    assert messages(forward_receiver) == ["1"]
+
+
+def test_a_pythonunbuffered_already_set_is_left_alone(forward_receiver):
+    env = {**os.environ, "PYTHONUNBUFFERED": "0"}
+    run_logwrap(forward_receiver.url, command=python("import os; print(os.environ['PYTHONUNBUFFERED'])"), env=env)
+    assert messages(forward_receiver) == ["0"]
+
+
+def test_diagnostics_go_to_stderr_prefixed_and_never_into_the_stream(forward_receiver):
+    done = run_logwrap(forward_receiver.url, command=python("print('app line')"))
+    assert done.stdout == b""
+    assert done.stderr.decode().splitlines() == [
+        "logwrap: 1 lines read, 1 records shipped, 0 dropped, 0 spilled to stderr, 0 retries"]
+    assert messages(forward_receiver) == ["app line"]
+
+
+def test_tee_copies_the_output_unchanged(forward_receiver):
+    done = run_logwrap(forward_receiver.url, "--tee",
+                       command=python("import sys; print('out'); print('err', file=sys.stderr)"))
+    assert done.stdout == b"out\n" and done.stderr.startswith(b"err\n")
+
+
+def test_tag_defaults_to_the_command_base_name_and_streams_are_marked(forward_receiver):
+    run_logwrap(forward_receiver.url, "--tag-stream",
+                command=python("import sys; print('o'); print('e', file=sys.stderr)"))
+    events = forward_receiver.events
+    base = os.path.basename(sys.executable)
+    assert {(e.tag, e.record["stream"]) for e in events} == {(f"{base}.stdout", "stdout"), (f"{base}.stderr", "stderr")}
+
+
+def test_labels_and_options_can_come_from_the_environment(forward_receiver):
+    env = {**os.environ, "LOGWRAP_TO": forward_receiver.url, "LOGWRAP_TAG": "envtag", "LOGWRAP_LABELS": "env=prod"}
+    subprocess.run([*LOGWRAP, "--", *python("print('x')")], env=env, timeout=60, capture_output=True)
+    (event,) = forward_receiver.events
+    assert event.tag == "envtag" and event.record["env"] == "prod"
+
+
+def test_a_flag_wins_over_the_environment(forward_receiver):
+    env = {**os.environ, "LOGWRAP_TAG": "from-env"}
+    run_logwrap(forward_receiver.url, "--tag", "from-flag", command=python("print('x')"), env=env)
+    assert forward_receiver.events[0].tag == "from-flag"
+
+
+SIGNAL_PRINTER = textwrap.dedent("""
+    import signal, sys, time
+    names = sys.argv[1:]
+    got = []
+    for name in names:
+        signal.signal(getattr(signal, name), lambda n, f: got.append(signal.Signals(n).name))
+    print("ready", flush=True)
+    deadline = time.monotonic() + 30
+    while len(got) < len(names) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    print(" ".join(got), flush=True)
+""")
+FORWARDED = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGTTIN", "SIGTTOU", "SIGWINCH"]
+
+
+def test_signals_are_forwarded_to_the_child(forward_receiver):
+    proc = subprocess.Popen([*LOGWRAP, "--to", forward_receiver.url, "--", sys.executable, "-c",
+                             SIGNAL_PRINTER, *FORWARDED], stderr=subprocess.PIPE)
+    try:
+        forward_receiver.wait_for(1)
+        for name in FORWARDED:
+            proc.send_signal(getattr(signal, name))
+            assert proc.poll() is None
+        assert proc.wait(30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert sorted(messages(forward_receiver)[1].split()) == sorted(FORWARDED)
+
+
+def test_term_stops_a_child_that_handles_it_and_everything_is_shipped(forward_receiver):
+    child = textwrap.dedent("""
+        import signal
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
+        print("ready", flush=True)
+        signal.sigwait([signal.SIGTERM])
+        print("bye")
+    """)
+    proc = subprocess.Popen([*LOGWRAP, "--to", forward_receiver.url, "--", *python(child)], stderr=subprocess.PIPE)
+    forward_receiver.wait_for(1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert messages(forward_receiver) == ["ready", "bye"]
+
+
+ZOMBIE_COUNTER = textwrap.dedent("""
+    import os, subprocess, time
+    subprocess.run(["sh", "-c", "(sleep 0.1 &)"])  # the sleep is orphaned to PID 1
+    time.sleep(1)
+    zombies = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+                zombies += 1
+        except OSError:
+            pass
+    print(f"zombies={zombies} pid1={open('/proc/1/cmdline').read().split(chr(0))[1:3]}")
+""")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a new PID namespace needs root")
+def test_as_pid_1_orphaned_zombies_are_reaped(forward_receiver):
+    done = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", *LOGWRAP, "--to", forward_receiver.url,
+                           "--", *python(ZOMBIE_COUNTER)], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert messages(forward_receiver)[0].startswith("zombies=0 ")
+    assert "shipper.logwrap" in messages(forward_receiver)[0]
