@@ -250,14 +250,12 @@ class Wrapper:
         self._pool.put(self._notices.seal())  # type: ignore[arg-type]
 
     async def _deliver_rest(self) -> None:
-        drained = await self._pool.flush(self.config.drain_timeout)
-        undelivered = await self._pool.close()
-        self.totals.retries = self._pool.stats.retries
-        if not drained:
+        """Deliver what is buffered within the drain timeout; closing spills the rest."""
+        if not await self._pool.flush(self.config.drain_timeout):
             self._log(f"could not deliver everything within {self.config.drain_timeout:g}s; "
                       "writing the rest to stderr")
-        for chunk in undelivered:
-            self._spill_chunk(chunk)
+        await self._pool.close()
+        self.totals.retries = self._pool.stats.retries
 
     def _spill_chunk(self, chunk: Chunk) -> None:
         """Write a chunk's records to stderr as JSON lines, so the supervisor's log keeps them."""

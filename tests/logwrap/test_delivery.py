@@ -1,0 +1,152 @@
+"""logwrap's delivery: outages, drains, overflow policies, failover and exactness."""
+
+import json
+import subprocess
+import textwrap
+import threading
+
+from ..processes import LOGWRAP, python, run_logwrap
+
+
+def counter(lines: int, every: float = 0.0, stream: str = "stdout") -> list[str]:
+    """A child printing ``lines`` JSON lines {"n": i}, optionally paced."""
+    return python(textwrap.dedent(f"""
+        import json, sys, time
+        out = sys.{stream}
+        for n in range({lines}):
+            out.write(json.dumps({{"n": n}}) + "\\n")
+            if {every}:
+                out.flush(); time.sleep({every})
+    """))
+
+
+def summary(done) -> str:
+    return done.stderr.decode().strip().splitlines()[-1]
+
+
+def numbers(records):
+    return [r["n"] for r in records if "n" in r]
+
+
+def test_a_receiver_down_at_start_gets_everything_once_it_is_back(forward_receiver):
+    forward_receiver.refuse_connections = True
+    proc = subprocess.Popen([*LOGWRAP, "--to", forward_receiver.url, "--", *counter(40, every=0.02)],
+                            stderr=subprocess.PIPE)
+    threading.Timer(0.4, lambda: setattr(forward_receiver, "refuse_connections", False)).start()
+    assert proc.wait(60) == 0
+    assert sorted(set(numbers(forward_receiver.records))) == list(range(40))
+    assert b"Connection refused; retrying" in proc.stderr.read()
+
+
+def test_what_cannot_be_delivered_is_spilled_to_stderr_as_json_lines(forward_receiver):
+    forward_receiver.refuse_connections = True
+    done = run_logwrap(forward_receiver.url, "--drain-timeout", "0.5", command=counter(100))
+    spilled = [json.loads(line) for line in done.stderr.splitlines() if line.startswith(b"{")]
+    assert numbers(r["record"] for r in spilled) == list(range(100))
+    assert summary(done).endswith("100 lines read, 0 records shipped, 0 dropped, 100 spilled to stderr, 0 retries")
+
+
+def test_drop_oldest_counts_every_drop_and_the_summary_adds_up(forward_receiver):
+    forward_receiver.refuse_connections = True
+    done = run_logwrap(forward_receiver.url, "--buffer-bytes", "64k", "--batch-records", "100",
+                       "--drain-timeout", "0.2", command=counter(20_000))
+    read, shipped, dropped, spilled = _totals(summary(done))
+    assert read == 20_000 and dropped > 0 and shipped + dropped + spilled == read
+    spilled_numbers = numbers(json.loads(l)["record"] for l in done.stderr.splitlines() if l.startswith(b"{"))
+    assert spilled_numbers == list(range(20_000 - spilled, 20_000))  # the newest survive
+
+
+def test_drop_newest_keeps_the_oldest(forward_receiver):
+    forward_receiver.refuse_connections = True
+    done = run_logwrap(forward_receiver.url, "--buffer-bytes", "64k", "--batch-records", "100",
+                       "--on-full", "drop-newest", "--drain-timeout", "0.2", command=counter(20_000))
+    read, shipped, dropped, spilled = _totals(summary(done))
+    assert dropped > 0 and shipped + dropped + spilled == read
+    first = json.loads(next(l for l in done.stderr.splitlines() if l.startswith(b"{")))
+    assert first["record"]["n"] == 0
+
+
+def test_block_never_drops_and_delivers_everything_when_the_receiver_returns(forward_receiver):
+    forward_receiver.refuse_connections = True
+    threading.Timer(1.0, lambda: setattr(forward_receiver, "refuse_connections", False)).start()
+    done = run_logwrap(forward_receiver.url, "--buffer-bytes", "64k", "--batch-records", "100",
+                       "--on-full", "block", command=counter(20_000))
+    read, shipped, dropped, spilled = _totals(summary(done))
+    assert (read, shipped, dropped, spilled) == (20_000, 20_000, 0, 0)
+    assert sorted(set(numbers(forward_receiver.records))) == list(range(20_000))
+
+
+def test_drops_are_reported_in_a_record_once_delivery_recovers(forward_receiver):
+    forward_receiver.refuse_connections = True
+    threading.Timer(1.0, lambda: setattr(forward_receiver, "refuse_connections", False)).start()
+    child = counter(20_000) [:-1] + [counter(20_000)[-1] + "\nimport time; time.sleep(2); print('after')"]
+    done = run_logwrap(forward_receiver.url, "--buffer-bytes", "64k", "--batch-records", "100",
+                       "--tag", "app", command=child)
+    _, _, dropped, _ = _totals(summary(done))
+    notices = [e for e in forward_receiver.events if e.tag == "app.logwrap"]
+    assert dropped > 0 and notices[0].record["dropped"] == dropped
+    assert notices[0].record["message"] == f"dropped {dropped} records (buffer full, drop-oldest)"
+
+
+def test_a_peer_that_never_acks_gets_a_warning_and_nothing_is_lost(forward_receiver):
+    forward_receiver.faults.withhold_acks = True
+    done = run_logwrap(forward_receiver.url, "--ack-timeout", "0.5", command=counter(10))
+    stderr = done.stderr.decode()
+    assert done.returncode == 0 and "--no-ack" in stderr
+    assert summary(done).endswith("10 lines read, 0 records shipped, 0 dropped, 10 spilled to stderr, 0 retries")
+
+
+def test_no_ack_ships_to_a_peer_that_does_not_ack(forward_receiver):
+    forward_receiver.faults.withhold_acks = True
+    done = run_logwrap(forward_receiver.url, "--no-ack", command=counter(10))
+    assert summary(done).endswith("10 records shipped, 0 dropped, 0 spilled to stderr, 0 retries")
+
+
+def test_a_failed_server_is_skipped_for_the_next_one(forward_receiver_factory):
+    down, up = forward_receiver_factory(), forward_receiver_factory()
+    down.refuse_connections = True
+    done = run_logwrap(down.url, "--to", up.url, command=counter(500))
+    assert done.returncode == 0 and numbers(up.records) == list(range(500))
+
+
+def test_a_long_line_arrives_in_marked_parts(forward_receiver):
+    run_logwrap(forward_receiver.url, "--max-line-bytes", "1000", command=python("print('x' * 2500)"))
+    parts = forward_receiver.records
+    assert [len(p["message"]) for p in parts] == [1000, 1000, 500]
+    assert [p["partial_last"] for p in parts] == ["false", "false", "true"]
+
+
+def test_a_background_process_holding_the_pipes_does_not_keep_logwrap_alive(forward_receiver):
+    child = ["sh", "-c", "echo started; sleep 30 & exit 7"]
+    done = run_logwrap(forward_receiver.url, "--drain-timeout", "0.5", command=child, timeout=20)
+    assert done.returncode == 7 and "output pipes are still open" in done.stderr.decode()
+    assert forward_receiver.records[0]["message"] == "started"
+
+
+BOTH_STREAMS = python(textwrap.dedent("""
+    import json, sys
+    for n in range(100_000):
+        sys.stdout.write(json.dumps({"n": n}) + "\\n")
+        sys.stderr.write(json.dumps({"n": n}) + "\\n")
+"""))
+
+
+def test_two_hundred_thousand_lines_arrive_once_in_order_across_a_receiver_restart(forward_receiver):
+    proc = subprocess.Popen([*LOGWRAP, "--to", forward_receiver.url, "--batch-records", "500", "--",
+                             *BOTH_STREAMS], stderr=subprocess.PIPE)
+    forward_receiver.wait_for(40_000, timeout=60)
+    forward_receiver.refuse_connections = True
+    forward_receiver.cut_mid_frame()
+    threading.Timer(0.5, lambda: setattr(forward_receiver, "refuse_connections", False)).start()
+    assert proc.wait(120) == 0
+    unique = {}
+    for record in forward_receiver.records:
+        unique.setdefault(record["event.id"], record)
+    assert len(unique) == 200_000
+    for stream in ("stdout", "stderr"):
+        assert numbers(r for r in unique.values() if r["stream"] == stream) == list(range(100_000))
+
+
+def _totals(line: str) -> tuple[int, int, int, int]:
+    words = line.replace("logwrap: ", "").split(", ")
+    return tuple(int(w.split()[0]) for w in words[:4])  # type: ignore[return-value]
