@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .forward.address import Address, parse_address
@@ -101,6 +101,17 @@ class ForwardReceiver:
             if self.sink.cond.wait_for(lambda: any(fragment in line for line in self.log), timeout):
                 return next(line for line in self.log if fragment in line)
         raise AssertionError(f"the receiver never logged {fragment!r}; it logged {self.log}")
+
+    def wait_until(self, predicate: Callable[[Event], bool], timeout: float = 10.0) -> Event:
+        """Block until an event matching ``predicate`` arrives, and return it."""
+        def match() -> Event | None:
+            return next((event for event in self.sink.events if predicate(event)), None)
+
+        with self.sink.cond:
+            if not self.sink.cond.wait_for(lambda: match() is not None, timeout):
+                raise AssertionError(f"no matching event within {timeout}s; got {len(self.sink.events)}: "
+                                     f"{[e.record for e in self.sink.events[-5:]]}")
+            return match()  # type: ignore[return-value]
 
     def wait_for_acks(self, count: int, timeout: float = 10.0) -> None:
         """Block until the receiver has sent at least ``count`` acks."""
