@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import gc
 import re
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -72,7 +73,8 @@ _CONNECTION_OPTIONS = [
     click.option("--ack-timeout", type=click.FloatRange(0, min_open=True), default=15.0,
                  help="Seconds to wait for a chunk's ack before resending it."),
     click.option("--shared-key", help="Do Fluentd's <security> handshake with this key."),
-    click.option("--hostname", default=Security.hostname, help="Our name in the handshake (self_hostname)."),
+    click.option("--hostname", default=socket.gethostname, show_default="this host's name",
+                 help="Our name in the handshake (self_hostname)."),
     click.option("--username", default="", help="User for the handshake's user auth."),
     click.option("--password", default="", help="Password for the handshake's user auth."),
     click.option("--tls-ca", type=click.Path(dir_okay=False), help="CA file to verify tls:// servers."),

@@ -1,14 +1,17 @@
-"""``shipper demo``: records flowing end to end on this machine, no Docker needed.
+"""``shipper demo``: a real app under logwrap, shipping to a receiver, on this machine only.
 
-A receiver runs in this process (pretty output); a real ``shipper send`` process ships sample
-log lines to it over TCP with acks, JSON and plain text mixed, as an app's stdout would be.
+A receiver runs in this process and prints what arrives, pretty. ``logwrap`` runs the sample
+app (``shipper.demo_app``); the demo sends it a few requests, one of which fails with a chained
+exception, then stops it with TERM as a supervisor would.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import signal
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 
 from .forward.address import Address
@@ -16,45 +19,52 @@ from .forward.protocol import EventBatch
 from .forward.server import Receiver, ReceiverOptions
 from .forward.sinks import PrettySink
 
-SAMPLE = b"".join(line + b"\n" for line in [
-    json.dumps({"@timestamp": "2026-11-28T09:00:00.000000Z", "log.level": "info",
-                "message": "starting web app", "service.name": "demo"}).encode(),
-    json.dumps({"@timestamp": "2026-11-28T09:00:01.250000Z", "log.level": "info",
-                "message": "GET /orders 200", "http.response.status_code": 200}).encode(),
-    b"a plain text line from a library that does not log JSON",
-    json.dumps({"@timestamp": "2026-11-28T09:00:02.500000Z", "log.level": "error",
-                "message": "payment failed", "error.type": "TimeoutError"}).encode(),
-])
+REQUESTS = ("/", "/orders/42", "/checkout")
 
 
-class _Counting(PrettySink):
-    """Pretty output that also tells the demo when every sample line has arrived."""
+class _Watching(PrettySink):
+    """Pretty output that also finds the port the app announces."""
 
-    def __init__(self, expected: int, done: asyncio.Event, colour: bool) -> None:
+    def __init__(self, colour: bool) -> None:
         super().__init__(sys.stdout.buffer, colour)
-        self._left = expected
-        self._done = done
+        self.port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
     def write(self, batch: EventBatch) -> None:
         super().write(batch)
-        self._left -= batch.count
-        if self._left <= 0:
-            self._done.set()
+        for _, record in batch.entries:
+            if record.get("message") == "listening" and not self.port.done():
+                self.port.set_result(record["port"])
+
+
+def _get(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 async def run_demo(say: Callable[[str], None], colour: bool) -> int:
-    done = asyncio.Event()
-    sink = _Counting(SAMPLE.count(b"\n"), done, colour)
+    sink = _Watching(colour)
     receiver = Receiver(ReceiverOptions(listen=(Address("tcp", "127.0.0.1", 0),)), sink, say)
     await receiver.start()
     url = str(receiver.addresses[0])
-    say(f"receiver listening on {url}; running: shipper send --to {url} --tag demo.app --time-key @timestamp")
-    sender = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shipper", "send", "--to", url, "--tag", "demo.app",
-        "--time-key", "@timestamp", stdin=asyncio.subprocess.PIPE,
+    say(f"receiver on {url}; running: logwrap --to {url} --tag demo -- python -m shipper.demo_app")
+    wrapper = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shipper.logwrap", "--to", url, "--tag", "demo", "--",
+        sys.executable, "-m", "shipper.demo_app",
     )
-    await sender.communicate(SAMPLE)
-    await asyncio.wait_for(done.wait(), 10)
-    await receiver.close()
-    say(f"every record arrived and was acknowledged; shipper send exited {sender.returncode}")
-    return sender.returncode or 0
+    try:
+        port = await asyncio.wait_for(sink.port, 30)
+        for path in REQUESTS:
+            status = await asyncio.get_running_loop().run_in_executor(None, _get, port, path)
+            say(f"GET {path} -> {status}")
+        wrapper.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(wrapper.wait(), 30)
+    finally:
+        if wrapper.returncode is None:
+            wrapper.kill()
+            await wrapper.wait()
+        await receiver.close()
+    say(f"logwrap exited {code}, the app's own status; every record above was acknowledged")
+    return code

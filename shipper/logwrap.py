@@ -18,7 +18,6 @@ from .errors import ConfigError
 from .forward.address import parse_address
 from .forward.batcher import BatchLimits
 from .forward.queue import POLICIES
-from .wrap.framing import DEFAULT_MAX_LINE_BYTES
 from .wrap.records import DEFAULT_TIME_KEYS, RecordOptions
 from .wrap.runtime import WrapConfig, Wrapper
 
@@ -41,16 +40,17 @@ ENV_PREFIX = "LOGWRAP"
               help="Group tracebacks (python) or indented continuation lines (indent).")
 @click.option("--multiline-timeout", type=click.FloatRange(0, min_open=True), default=1.0,
               help="Seconds a pending group waits for its next line.")
-@click.option("--max-line-bytes", type=ByteSize(), default=DEFAULT_MAX_LINE_BYTES,
+@click.option("--max-line-bytes", type=ByteSize(), default="1MiB",
               help="Longer lines are shipped as numbered parts.")
-@click.option("--buffer-bytes", type=ByteSize(), default=WrapConfig.buffer_bytes,
+@click.option("--buffer-bytes", type=ByteSize(), default="64MiB",
               help="Memory for records not yet acknowledged.")
 @click.option("--on-full", type=click.Choice(POLICIES), default="drop-oldest",
               help="What to do when the buffer is full (block pauses the child's output).")
 @click.option("--flush-interval", type=click.FloatRange(0, min_open=True), default=0.1,
               help="Seconds a record may wait for its batch to fill.")
-@click.option("--batch-records", type=click.IntRange(1), default=BatchLimits.max_records)
-@click.option("--batch-bytes", type=ByteSize(), default=BatchLimits.max_bytes)
+@click.option("--batch-records", type=click.IntRange(1), default=BatchLimits.max_records,
+              help="A batch is sent when it holds this many records...")
+@click.option("--batch-bytes", type=ByteSize(), default="1MiB", help="...or this many bytes.")
 @click.option("--compress", type=click.Choice(["none", "gzip"]), default="none",
               help="CompressedPackedForward (Fluentd's in_unix cannot read it).")
 @click.option("--drain-timeout", type=click.FloatRange(0), default=5.0,
@@ -100,14 +100,14 @@ def option_table() -> str:
             continue
         flag = " / ".join(param.opts + param.secondary_opts)
         env = f"{ENV_PREFIX}_{param.name.upper()}" if param.name else ""
-        default = _shown_default(param.default)
+        default = param.show_default if isinstance(param.show_default, str) else _shown_default(param.default)
         meaning = (param.help or "").replace("|", "\\|")
         rows.append(f"| `{flag}` | `{env}` | {default} | {meaning} |")
     return "\n".join(rows) + "\n"
 
 
 def _shown_default(default: Any) -> str:
-    if default in (None, "", False) or default == ():
+    if not isinstance(default, (str, int, float, list, tuple)) or default in ("", False) or default == ():
         return ""
     if isinstance(default, (list, tuple)):
         return ", ".join(f"`{item}`" for item in default)

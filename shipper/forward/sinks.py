@@ -92,11 +92,15 @@ class PrettySink:
         c = self._c
         fields = dict(record)
         message = fields.pop("message", "")
+        trace = fields.pop("error.stack_trace", None)
         rest = " ".join(
             f"{c['key']}{k}{c['reset']}={self._json(v).decode()}" for k, v in fields.items()
         )
         head = f"{c['time']}{self._time(ns)}{c['reset']} {c['tag']}{tag}{c['reset']}"
-        return f"{head} {message} {rest}".rstrip() + "\n"
+        line = f"{head} {message} {rest}".rstrip() + "\n"
+        if isinstance(trace, str):  # a traceback reads best as itself, indented under its event
+            line += "".join(f"    {trace_line}\n" for trace_line in trace.splitlines())
+        return line
 
     def flush(self) -> None:
         self._stream.flush()

@@ -52,7 +52,7 @@ def test_drop_oldest_counts_every_drop_and_the_summary_adds_up(forward_receiver)
                        "--drain-timeout", "0.2", command=counter(20_000))
     read, shipped, dropped, spilled = _totals(summary(done))
     assert read == 20_000 and dropped > 0 and shipped + dropped + spilled == read
-    spilled_numbers = numbers(json.loads(l)["record"] for l in done.stderr.splitlines() if l.startswith(b"{"))
+    spilled_numbers = numbers(json.loads(line)["record"] for line in done.stderr.splitlines() if line.startswith(b"{"))
     assert spilled_numbers == list(range(20_000 - spilled, 20_000))  # the newest survive
 
 
@@ -62,7 +62,7 @@ def test_drop_newest_keeps_the_oldest(forward_receiver):
                        "--on-full", "drop-newest", "--drain-timeout", "0.2", command=counter(20_000))
     read, shipped, dropped, spilled = _totals(summary(done))
     assert dropped > 0 and shipped + dropped + spilled == read
-    first = json.loads(next(l for l in done.stderr.splitlines() if l.startswith(b"{")))
+    first = json.loads(next(line for line in done.stderr.splitlines() if line.startswith(b"{")))
     assert first["record"]["n"] == 0
 
 
