@@ -60,26 +60,26 @@ class TimeParser:
     """
 
     def __init__(self, cache_size: int = 4096) -> None:
-        self._seconds: dict[str, int] = {}
+        self.seconds: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> its epoch, in ns
         self._cache_size = cache_size
 
     def __call__(self, value: object) -> int | None:
         if type(value) is str and len(value) > 20:
-            base = self._seconds.get(value[:19])  # type: ignore[index]
+            base = self.seconds.get(value[:19])  # type: ignore[index]
             if base is not None and value[-1] == "Z" and value[19] == ".":  # type: ignore[index]
                 digits = value[20:-1]  # type: ignore[index]
                 if digits.isdigit() and len(digits) <= 9:
-                    return base + int(digits) * _SCALE[len(digits)]
+                    return base + int(digits) * SCALE[len(digits)]
             return self._slow(value)  # type: ignore[arg-type]
         return parse_time(value)
 
     def _slow(self, text: str) -> int | None:
         ns = parse_time(text)
-        if ns is not None and text[10] in "T " and len(self._seconds) < self._cache_size:
+        if ns is not None and text[10] in "T " and len(self.seconds) < self._cache_size:
             whole = parse_time(text[:19] + "Z")
             if whole is not None:
-                self._seconds[text[:19]] = whole
+                self.seconds[text[:19]] = whole
         return ns
 
 
-_SCALE = [10 ** (9 - digits) for digits in range(10)]
+SCALE = [10 ** (9 - digits) for digits in range(10)]

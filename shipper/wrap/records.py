@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from ..forward.eventtime import to_wire
-from ..timeparse import TimeParser
+from ..timeparse import SCALE, TimeParser
 from .framing import Part
 from .multiline import Group, Item
 
@@ -52,7 +52,11 @@ class IdSource:
 
 
 class RecordBuilder:
-    """Builds the records of one stream (stdout or stderr)."""
+    """Builds the records of one stream (stdout or stderr).
+
+    ``build`` is the per-line hot path of logwrap: one loop over locals, with the common
+    timestamp shape parsed inline; rarer shapes go through ``TimeParser``.
+    """
 
     def __init__(self, stream: str, options: RecordOptions, ids: IdSource) -> None:
         self._stream = stream
@@ -64,37 +68,49 @@ class RecordBuilder:
 
     def build(self, items: list[Item], now_ns: int) -> list[tuple[object, dict[Any, Any]]]:
         read_time = to_wire(now_ns)
-        entries = []
+        decode, fields, time_keys = self._decode, self._fields, self._options.time_keys
+        message_key, id_key, new_id = self._options.message_key, self._options.id_key, self._ids
+        seconds, parse = self._time.seconds, self._time
+        last_ns, last_time = -1, read_time
+        entries: list[tuple[object, dict[Any, Any]]] = []
+        record: dict[Any, Any] | None
         for item in items:
-            record = self._record(item) if type(item) is bytes else self._special(item)
-            entries.append((self._time_of(record, read_time), record))
+            if type(item) is not bytes:
+                record = self._special(item)
+            else:
+                record = None
+                if item[:1] == b"{":
+                    try:
+                        record = decode(item)
+                    except msgspec.DecodeError:
+                        pass  # not JSON after all: kept as text below
+                if record is None:
+                    record = {message_key: item.decode("utf-8", "replace")}
+                record.update(fields)
+                record[id_key] = new_id()
+            when = read_time
+            for key in time_keys:
+                value = record.get(key)  # type: ignore[union-attr]
+                if value is None:
+                    continue
+                ns = None
+                if type(value) is str and len(value) > 20 and value[19] == "." and value[-1] == "Z":
+                    base = seconds.get(value[:19])
+                    digits = value[20:-1]
+                    if base is not None and digits.isdigit() and len(digits) <= 9:
+                        ns = base + int(digits) * SCALE[len(digits)]
+                if ns is None:
+                    ns = parse(value)
+                if ns is not None:
+                    if ns != last_ns:
+                        last_ns, last_time = ns, to_wire(ns)
+                    when = last_time
+                break
+            entries.append((when, record))  # type: ignore[arg-type]
         return entries
 
-    def _record(self, line: bytes) -> dict[Any, Any]:
-        if line[:1] == b"{":
-            try:
-                record = self._decode(line)
-            except msgspec.DecodeError:
-                record = {self._options.message_key: line.decode("utf-8", "replace")}
-        else:
-            record = {self._options.message_key: line.decode("utf-8", "replace")}
-        record.update(self._fields)
-        record[self._options.id_key] = self._ids()
-        return record
-
-    def _time_of(self, record: dict[Any, Any], read_time: object) -> object:
-        for key in self._options.time_keys:
-            value = record.get(key)
-            if value is not None:
-                ns = self._time(value)
-                return read_time if ns is None else to_wire(ns)
-        return read_time
-
     def _special(self, item: Item) -> dict[Any, Any]:
-        if isinstance(item, Part):
-            record = self._part(item)
-        else:
-            record = self._group(item)  # type: ignore[arg-type]
+        record = self._part(item) if isinstance(item, Part) else self._group(item)  # type: ignore[arg-type]
         record.update(self._fields)
         record[self._options.id_key] = self._ids()
         return record

@@ -1,0 +1,106 @@
+"""logwrap throughput, CPU and memory, against a minimal loop measured in the same run.
+
+    python bench/logwrap_throughput.py [--lines N]
+
+1. Throughput: a child (`cat`) writes N ~200-byte JSON lines as fast as it can; logwrap
+   delivers them with acks to `shipper receive --count`. Beside it, bench/minimal_loop.py on
+   the same input and the same kind of receiver, and Fluent Bit's `-i stdin -o forward` when a
+   `fluent-bit` binary is on PATH. Each run's time is until its process exits with every record
+   acknowledged (Fluent Bit: until it exits at end of input), and the receiver's count is checked.
+2. CPU: each process's own user+system seconds (with its `cat`) per million records.
+3. Memory: the same burst with the receiver down; peak RSS must stay under --buffer-bytes +
+   40 MiB, and lines read must equal records dropped + spilled exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from common import CountingReceiver, json_lines
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LOGWRAP = [sys.executable, "-m", "shipper.logwrap"]
+BUFFER_MIB = 64
+
+
+def measured(command: list[str], **kwargs) -> tuple[float, float, int, int]:  # type: ignore[no-untyped-def]
+    """Run to completion: (wall seconds, CPU seconds, peak RSS KiB, exit status)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, **kwargs)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, proc.returncode
+
+
+def delivered_run(name: str, command_for, lines: int) -> tuple[str, float, float]:  # type: ignore[no-untyped-def]
+    receiver = CountingReceiver()
+    command, stdin = command_for(receiver)
+    wall, cpu, _, status = measured(command, stdin=stdin, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+    received = receiver.stop()
+    if status != 0 or received != lines:
+        sys.exit(f"{name}: exit status {status}, receiver counted {received} of {lines}")
+    return name, wall, cpu
+
+
+def fluent_bit_command(path: str):  # type: ignore[no-untyped-def]
+    def command(receiver: CountingReceiver) -> tuple[list[str], object]:
+        return ([shutil.which("fluent-bit"), "-q", "-i", "stdin", "-p", "exit_on_eof=true",
+                 "-o", "forward", "-p", "host=127.0.0.1", "-p", f"port={receiver.port}",
+                 "-p", "require_ack_response=true", "-f", "1"], open(path, "rb"))
+    return command
+
+
+def throughput(path: str, lines: int) -> None:
+    baseline = [sys.executable, os.path.join(HERE, "minimal_loop.py"), "127.0.0.1"]
+    runs = [
+        delivered_run("minimal loop (baseline)", lambda r: ([*baseline, str(r.port), path], None), lines),
+        delivered_run("logwrap", lambda r: ([*LOGWRAP, "--to", r.url, "--", "cat", path], None), lines),
+    ]
+    if shutil.which("fluent-bit"):
+        runs.append(delivered_run("fluent-bit -i stdin -o forward", fluent_bit_command(path), lines))
+    _, base_wall, base_cpu = runs[0]
+    print(f"{'':32}{'records/s':>12}{'vs baseline':>13}{'CPU s / 1M':>12}{'vs baseline':>13}")
+    for name, wall, cpu in runs:
+        rate, per_million = lines / wall, cpu * 1e6 / lines
+        ratios = f"{base_wall / wall:>12.2f}x{per_million:>12.2f}{cpu / base_cpu:>12.2f}x"
+        print(f"{name:32}{rate:>12,.0f}{ratios}")
+
+
+def memory(path: str, lines: int) -> None:
+    closed = CountingReceiver()
+    url = closed.url
+    closed.stop()  # nobody listens there now: every connect is refused
+    with tempfile.TemporaryFile() as err:
+        _, _, peak_kib, status = measured(
+            [*LOGWRAP, "--to", url, "--buffer-bytes", f"{BUFFER_MIB}MiB", "--drain-timeout", "0.5",
+             "--", "cat", path], stdout=subprocess.DEVNULL, stderr=err)
+        err.seek(0)
+        summary = [line for line in err.read().decode().splitlines() if "lines read" in line][-1]
+    numbers = [int(part.split()[0]) for part in summary.split(": ", 1)[1].split(", ")]
+    read, shipped, dropped, spilled = numbers[:4]
+    limit = BUFFER_MIB + 40
+    print(f"\nreceiver down, {lines:,}-line burst: peak RSS {peak_kib / 1024:.1f} MiB "
+          f"(limit {limit} MiB: {'ok' if peak_kib / 1024 < limit else 'OVER'}); "
+          f"{read:,} read = {shipped} shipped + {dropped:,} dropped + {spilled:,} spilled: "
+          f"{'exact' if read == shipped + dropped + spilled == lines else 'MISMATCH'} (status {status})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    args = parser.parse_args()
+    path = json_lines(args.lines)
+    throughput(path, args.lines)
+    memory(path, args.lines)
+
+
+if __name__ == "__main__":
+    main()
