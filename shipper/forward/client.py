@@ -193,10 +193,12 @@ class ForwardClient:
 
     async def _write_loop(self, writer: StreamWriter, keepalive: bool) -> None:
         window = self.options.window if keepalive else 1
+        sent = 0
         while True:
-            if not keepalive and self.stats.chunks_delivered and not self._inflight:
+            if not keepalive and sent and not self._inflight:
                 return  # the server denies keepalive: one chunk per connection
             chunk = await self._next_chunk(window)
+            sent += 1
             self._launch(chunk)
             await write_all(writer, chunk.payload, self.options.write_timeout, self.address)
             if chunk.id is None:

@@ -49,6 +49,7 @@ class ReceiverOptions:
     socket_mode: int = 0o600
     tls: ServerTls | None = None
     heartbeat: bool = True
+    deny_keepalive: bool = False  # as Fluentd's: close each connection after its first ack
 
 
 class Receiver:
@@ -170,6 +171,7 @@ class _Connection:
         self._framer = Framer(self._options.max_frame_bytes)
         self._shake = self._new_handshake()
         self._count_only = not receiver.sink.wants_records
+        self._done = False
 
     def _new_handshake(self) -> ServerHandshake | None:
         if self._options.shared_key is None:
@@ -181,8 +183,8 @@ class _Connection:
 
     async def run(self) -> None:
         if self._shake is not None:
-            await self._send(self._shake.helo())
-        while True:
+            await self._send(self._shake.helo(keepalive=not self._options.deny_keepalive))
+        while not self._done:
             data = await read_some(self._reader, self._peer)
             if self._faults.cut_mid_frame and data:
                 self._faults.cut_mid_frame = False
@@ -225,6 +227,7 @@ class _Connection:
         self._receiver.acks_sent += len(chunks)  # counted before the peer can see them
         self._receiver.on_acked(len(chunks))
         await self._send(b"".join(encode_ack(chunk) for chunk in chunks))
+        self._done = self._options.deny_keepalive
 
     async def _send(self, data: bytes) -> None:
         await write_all(self._writer, data, ACK_WRITE_TIMEOUT, self._peer)

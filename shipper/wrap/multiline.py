@@ -22,7 +22,8 @@ CHAIN_MESSAGES = (
     b"The above exception was the direct cause of the following exception:",
 )
 _HEADERS = (TRACEBACK_STARTS[0], TRACEBACK_STARTS[2])
-_MARKERS = (b"Traceback (most recent call last):", b'  File "', b"Exception Group Traceback")
+# Every traceback form holds one of these (an exception group's header ends like a plain one).
+_MARKERS = (b"Traceback (most recent call last):", b'  File "')
 
 
 @dataclass

@@ -244,3 +244,11 @@ def test_a_failed_server_is_skipped_and_its_chunks_go_to_the_others(forward_rece
     healthy.clear()
     asyncio.run(scenario())
     assert len(healthy.events) == 100 and down.events == []
+
+
+def test_a_server_denying_keepalive_gets_one_chunk_per_connection(forward_receiver_factory):
+    receiver = forward_receiver_factory(shared_key="k", deny_keepalive=True)
+    options = ClientOptions(security=Security("k", "web"))
+    client, results = asyncio.run(deliver(receiver.url, chunks(3), options))
+    assert results == [None] * 3 and len(receiver.events) == 30
+    assert client.stats.connects == 3
