@@ -150,3 +150,18 @@ def test_two_hundred_thousand_lines_arrive_once_in_order_across_a_receiver_resta
 def _totals(line: str) -> tuple[int, int, int, int]:
     words = line.replace("logwrap: ", "").split(", ")
     return tuple(int(w.split()[0]) for w in words[:4])  # type: ignore[return-value]
+
+
+def test_gzip_compressed_chunks_arrive_whole(forward_receiver):
+    done = run_logwrap(forward_receiver.url, "--compress", "gzip", command=counter(1000))
+    assert done.returncode == 0 and numbers(forward_receiver.records) == list(range(1000))
+
+
+def test_a_receiver_that_stalls_after_acking_does_not_hold_the_child_and_loses_nothing_uncounted(forward_receiver):
+    stall = threading.Timer(0.3, lambda: setattr(forward_receiver.faults, "withhold_acks", True))
+    stall.start()
+    done = run_logwrap(forward_receiver.url, "--buffer-bytes", "64k", "--batch-records", "100",
+                       "--ack-timeout", "0.5", "--drain-timeout", "1", command=counter(30_000, every=0.00002))
+    read, shipped, dropped, spilled = _totals(summary(done))
+    assert done.returncode == 0 and read == 30_000
+    assert shipped + dropped + spilled == read and dropped > 0
