@@ -13,13 +13,19 @@ SHIPPER = [sys.executable, "-m", "shipper"]
 
 
 def json_lines(count: int) -> str:
-    """A file of ``count`` ~200-byte JSON log lines (ECS-like), made once per run."""
-    path = os.path.join(tempfile.gettempdir(), f"shipper-bench-{count}.jsonl")
+    """A file of ``count`` ~200-byte JSON log lines (ECS-like), made once and then reused.
+
+    Every line has its own microsecond timestamp, as a busy app's lines do, so no cache of
+    equal timestamps can flatter the figures.
+    """
+    path = os.path.join(tempfile.gettempdir(), f"shipper-bench-v2-{count}.jsonl")
     if not os.path.exists(path):
         with open(path, "w") as out:
             for n in range(count):
+                second, micros = divmod(n, 1_000_000)
                 out.write(json.dumps({
-                    "@timestamp": "2026-11-28T00:00:00.123456Z", "log.level": "info",
+                    "@timestamp": f"2026-11-28T00:{second // 60:02d}:{second % 60:02d}.{micros:06d}Z",
+                    "log.level": "info",
                     "message": f"GET /api/v1/items?id={n} 200 in 3.2ms", "service.name": "web",
                     "process.pid": 1234, "http": {"status": 200, "bytes": 5123},
                 }) + "\n")

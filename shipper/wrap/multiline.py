@@ -22,8 +22,7 @@ CHAIN_MESSAGES = (
     b"The above exception was the direct cause of the following exception:",
 )
 _HEADERS = (TRACEBACK_STARTS[0], TRACEBACK_STARTS[2])
-# Every traceback form holds one of these (an exception group's header ends like a plain one).
-_MARKERS = (b"Traceback (most recent call last):", b'  File "')
+_FRAME = b'  File "'  # in every traceback form: frames, exception groups' "|   File", SyntaxError
 
 
 @dataclass
@@ -51,7 +50,7 @@ class Grouper:
 
     def feed(self, lines: list[Line], block: bytes, now: float) -> list[Item]:
         """Group ``lines`` (``block`` is the raw bytes they came from, for a fast pre-check)."""
-        if self._mode == "none" or (self._group is None and not self._may_start(block)):
+        if self._mode == "none" or (self._group is None and not self._may_start(lines, block)):
             return lines  # type: ignore[return-value]
         out: list[Item] = []
         for line in lines:
@@ -70,10 +69,14 @@ class Grouper:
     def end(self) -> list[Item]:
         return self._flush()
 
-    def _may_start(self, block: bytes) -> bool:
+    def _may_start(self, lines: list[Line], block: bytes) -> bool:
+        """A fast check over the raw block, so most blocks skip the per-line state machine."""
         if self._mode == "indent":
             return b"\n " in block or b"\n\t" in block or block[:1] in (b" ", b"\t")
-        return any(marker in block for marker in _MARKERS)
+        if _FRAME in block:
+            return True
+        # A header without a frame in its block must be the block's last line.
+        return bool(lines) and type(lines[-1]) is bytes and lines[-1].startswith(TRACEBACK_STARTS[0])
 
     def _take(self, line: Line, now: float, out: list[Item]) -> None:
         if type(line) is not bytes:  # a part of an over-long line stands alone

@@ -22,6 +22,7 @@ from itertools import count
 from typing import Any
 
 import msgspec
+from msgspec.msgpack import Ext
 
 from ..forward.eventtime import to_wire
 from ..timeparse import SCALE, TimeParser
@@ -70,8 +71,8 @@ class RecordBuilder:
         read_time = to_wire(now_ns)
         decode, fields, time_keys = self._decode, self._fields, self._options.time_keys
         message_key, id_key, new_id = self._options.message_key, self._options.id_key, self._ids.next
-        seconds, parse = self._time.seconds, self._time
-        last_ns, last_time = -1, read_time
+        seconds, slow_time = self._time.seconds, self._time.slow
+        stream = None if len(fields) > 1 else fields["stream"]  # one field: set it directly
         entries: list[tuple[object, dict[Any, Any]]] = []
         record: dict[Any, Any] | None
         for item in items:
@@ -79,32 +80,33 @@ class RecordBuilder:
                 record = self._special(item)
             else:
                 record = None
-                if item[:1] == b"{":
+                if item and item[0] == 123:  # b"{"
                     try:
                         record = decode(item)
                     except msgspec.DecodeError:
                         pass  # not JSON after all: kept as text below
                 if record is None:
                     record = {message_key: item.decode("utf-8", "replace")}
-                record.update(fields)
+                if stream is None:
+                    record.update(fields)
+                else:
+                    record["stream"] = stream
                 record[id_key] = new_id()
             when = read_time
             for key in time_keys:
                 value = record.get(key)  # type: ignore[union-attr]
                 if value is None:
                     continue
-                ns = None
-                if type(value) is str and len(value) > 20 and value[19] == "." and value[-1] == "Z":
-                    base = seconds.get(value[:19])
-                    digits = value[20:-1]
-                    if base is not None and digits.isdigit() and len(digits) <= 9:
-                        ns = base + int(digits) * SCALE[len(digits)]
-                if ns is None:
-                    ns = parse(value)
+                if type(value) is str and value[-1:] == "Z":  # TimeParser.fast, inlined
+                    head, _, fraction = value.partition(".")
+                    second = seconds.get(head)
+                    digits = fraction[:-1]
+                    if second is not None and digits.isdigit() and len(digits) <= 9:
+                        when = Ext(0, second + (int(digits) * SCALE[len(digits)]).to_bytes(4, "big"))
+                        break
+                ns = slow_time(value)
                 if ns is not None:
-                    if ns != last_ns:
-                        last_ns, last_time = ns, to_wire(ns)
-                    when = last_time
+                    when = to_wire(ns)
                 break
             entries.append((when, record))  # type: ignore[arg-type]
         return entries

@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 from shipper.forward.eventtime import from_wire
+from shipper.timeparse import parse_time
 from shipper.wrap.framing import Part
 from shipper.wrap.multiline import Group
 from shipper.wrap.records import IdSource, RecordBuilder, RecordOptions, exception_of
@@ -101,3 +102,15 @@ def test_an_exception_without_message_has_an_empty_message():
 def test_an_indent_group_becomes_one_message():
     ((_, record),) = build([Group([b"Error", b"\tat A"], traceback=False)])
     assert record["message"] == "Error\n\tat A" and "error.type" not in record
+
+
+def test_fractions_of_any_length_and_other_shapes_give_the_same_time_as_the_full_parser():
+    values = ["2023-11-14T22:13:20.5Z", "2023-11-14T22:13:20.123Z", "2023-11-14T22:13:20.123456Z",
+              "2023-11-14T22:13:20.123456789Z", "2023-11-14T22:13:20.1234567891Z",
+              "2023-11-14T23:13:20.25+01:00", "2023-11-14T22:13:20Z", "2023-11-14 22:13:20,75"]
+    builder = RecordBuilder("stdout", RecordOptions(), IdSource())
+    lines = [b'{"time": "%s"}' % v.encode() for v in values]
+    first = [from_wire(t) for t, _ in builder.build(lines, NOW)]
+    again = [from_wire(t) for t, _ in builder.build(lines, NOW)]  # now with the seconds cached
+    expected = [parse_time(v) for v in values]
+    assert first == again == expected
