@@ -103,6 +103,8 @@ class ForwardClient:
         self._by_id: dict[str, Chunk] = {}
         self._acked = asyncio.Event()
         self._ever_acked = False
+        self._progress = False  # something was delivered in the current session
+        self.disabled = False  # the server swallows chunks and never acks: stop using it
         self._outage: str | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -120,15 +122,21 @@ class ForwardClient:
 
     async def _run(self) -> None:
         delays = self._delays()
-        while True:
+        while not self.disabled:
             await self._queue.nonempty.wait()
+            self._progress = False
             try:
                 await self._session()
             except (TransportError, ProtocolError) as exc:
                 self._on_failure(exc)
-                await self._sleep(next(delays))
+            except Exception as exc:  # a bug must not silently stop delivery and hang callers
+                self._on_failure(SendError(f"{self.address}: internal error: {exc!r}"))
             else:
                 delays = self._delays()
+                continue
+            if self._progress:
+                delays = self._delays()  # the outage is new: start again from the shortest delay
+            await self._sleep(next(delays))
 
     async def _session(self) -> None:
         reader, writer = await open_stream(self.address, self.options.connect_timeout, self._tls)
@@ -193,16 +201,17 @@ class ForwardClient:
 
     async def _write_loop(self, writer: StreamWriter, keepalive: bool) -> None:
         window = self.options.window if keepalive else 1
-        sent = 0
         while True:
-            if not keepalive and sent and not self._inflight:
-                return  # the server denies keepalive: one chunk per connection
             chunk = await self._next_chunk(window)
-            sent += 1
             self._launch(chunk)
             await write_all(writer, chunk.payload, self.options.write_timeout, self.address)
             if chunk.id is None:
                 self._delivered(chunk)
+            if not keepalive:  # the server closes after its ack: one chunk per connection
+                while self._inflight:
+                    self._acked.clear()
+                    await self._acked.wait()
+                return
 
     async def _next_chunk(self, window: int) -> Chunk:
         while True:
@@ -253,6 +262,7 @@ class ForwardClient:
         if chunk.id is not None:
             self._by_id.pop(chunk.id, None)
         self.failures = 0
+        self._progress = True
         self.stats.chunks_delivered += 1
         self.stats.records_delivered += chunk.count
         self._queue.settle(chunk)
@@ -287,17 +297,21 @@ class ForwardClient:
         self._on_failure_hook(error)
 
     def _fail_swallowed(self, error: AckTimeoutError, sent: list[Chunk]) -> None:
-        """A peer that never acks: warn once and fail what it swallowed instead of resending."""
-        if self._outage != "no-acks":
-            self._outage = "no-acks"
-            self._warn(
-                f"{error}: the server has never acknowledged a chunk. If it does not support "
-                "acks (Fluentd's in_unix does not), turn them off with --no-ack"
-            )
+        """A peer that never acks: warn once, fail what it swallowed, and stop using it.
+
+        Resending to it would only feed it more chunks it drops; the pool fails the rest
+        once no usable server is left.
+        """
+        self.disabled = True
+        self._warn(
+            f"{error}: the server has never acknowledged a chunk. If it does not support "
+            "acks (Fluentd's in_unix does not), turn them off with --no-ack"
+        )
         for chunk in sent:
             self._queue.settle(chunk, DeliveryError(str(error), chunk.count))
+        self._on_failure_hook(error)
 
     def _recovered(self) -> None:
-        if self._outage is not None and self._outage != "no-acks":
+        if self._outage is not None:
             self._warn(f"{self.address}: connected again")
         self._outage = None

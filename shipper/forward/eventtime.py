@@ -47,19 +47,25 @@ def ext_hook(code: int, data: bytes | memoryview) -> object:
 
 
 def from_wire(value: object) -> int:
-    """Nanoseconds for a decoded time slot: EventTime, int or float seconds, or v1.5 [time, meta]."""
+    """Nanoseconds for a decoded time slot: EventTime, int or float seconds, or v1.5 [time, meta].
+
+    Seconds must fit EventTime's uint32 (1970..2106): anything else, NaN and infinities
+    included, is a protocol error rather than a time no output could print.
+    """
     kind = type(value)
     if kind is EventTime:
         return int(value)  # type: ignore[call-overload]
     if kind is msgspec.msgpack.Ext:
         return ext_hook(value.code, value.data)  # type: ignore[attr-defined,return-value]
-    if kind is int:
-        return value * _NS  # type: ignore[operator]
-    if kind is float:
-        return round(value * _NS)  # type: ignore[operator]
-    if kind is list and value:  # Forward protocol v1.5: [EventTime, metadata]
-        return from_wire(value[0])  # type: ignore[index]
-    raise RemoteProtocolError(f"an event time must be EventTime, integer or float, got {value!r:.60}")
+    if (kind is int or kind is float) and 0 <= value < _UINT32:  # type: ignore[operator]
+        return value * _NS if kind is int else round(value * _NS)  # type: ignore[operator]
+    if kind is list and len(value) == 2 and type(value[1]) is dict:  # type: ignore[arg-type,index]
+        inner = value[0]  # type: ignore[index]
+        if type(inner) is not list:
+            return from_wire(inner)  # Forward protocol v1.5: [EventTime, metadata]
+    raise RemoteProtocolError(
+        f"an event time must be EventTime or seconds within 1970..2106, got {value!r:.60}"
+    )
 
 
 def times_from_wire(entries: list[tuple[object, dict[Any, Any]]]) -> list[tuple[int, dict[Any, Any]]]:

@@ -23,14 +23,25 @@ from .protocol import encode
 def _digest(*parts: bytes | str) -> str:
     sha = hashlib.sha512()
     for part in parts:
-        sha.update(part if isinstance(part, bytes) else part.encode("utf-8", "surrogateescape"))
+        sha.update(_bytes(part))
     return sha.hexdigest()
 
 
-def _text(value: Any) -> str:
+def _bytes(value: Any) -> bytes:
+    """A handshake field as bytes; a field of any other type breaks the protocol."""
     if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
-    return value if isinstance(value, str) else ""
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    raise RemoteProtocolError(f"a handshake field must be a string, got {type(value).__name__}")
+
+
+def _text(value: Any) -> str:
+    return _bytes(value).decode("utf-8", "surrogateescape")
+
+
+def _same_digest(received: Any, expected: str) -> bool:
+    return hmac.compare_digest(_bytes(received), expected.encode("ascii"))
 
 
 def _expect(message: Any, name: str, length: int) -> list[Any]:
@@ -76,17 +87,17 @@ class ServerHandshake:
     def _check(self, ping: list[Any]) -> bytes | str:
         _, hostname, key_salt, key_digest, username, password_digest = ping
         expected = _digest(key_salt, _text(hostname), self._nonce, self._key)
-        if not hmac.compare_digest(_text(key_digest), expected):
+        if not _same_digest(key_digest, expected):
             raise AuthError("shared key mismatch")
-        if self._users and not self._password_ok(_text(username), _text(password_digest)):
+        if self._users and not self._password_ok(_text(username), password_digest):
             raise AuthError(f"username/password mismatch for user {_text(username)!r}")
         return key_salt
 
-    def _password_ok(self, username: str, digest: str) -> bool:
+    def _password_ok(self, username: str, digest: Any) -> bool:
         password = self._users.get(username)
         if password is None:
             return False
-        return hmac.compare_digest(digest, _digest(self._salt, username, password))
+        return _same_digest(digest, _digest(self._salt, username, password))
 
 
 class ClientHandshake:
@@ -107,9 +118,9 @@ class ClientHandshake:
         options = _expect(helo, "HELO", 2)[1] or {}
         if type(options) is not dict:
             raise RemoteProtocolError(f"HELO options must be a map, got {options!r:.60}")
-        self._nonce = options.get("nonce") or b""
+        self._nonce = _bytes(options.get("nonce") or b"")
         self.keepalive = bool(options.get("keepalive", True))
-        auth_salt = options.get("auth") or b""
+        auth_salt = _bytes(options.get("auth") or b"")
         key_digest = _digest(self._salt, self._hostname, self._nonce, self._key)
         user, password_digest = "", ""
         if auth_salt:
@@ -122,5 +133,5 @@ class ClientHandshake:
         if not ok:
             raise AuthError(f"the server refused the handshake: {_text(reason) or 'no reason given'}")
         expected = _digest(self._salt, _text(hostname), self._nonce, self._key)
-        if not hmac.compare_digest(_text(proof), expected):
+        if not _same_digest(proof, expected):
             raise AuthError("the server does not know the shared key (its PONG digest is wrong)")

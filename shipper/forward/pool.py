@@ -54,7 +54,10 @@ class Pool:
         """Queue a chunk for delivery; returns what the overflow policy dropped."""
         for client in self.clients:
             client.start()
-        return self.queue.put(chunk)
+        dropped = self.queue.put(chunk)
+        if all(client.disabled for client in self.clients):
+            self._give_up("no server acknowledges chunks (see the warning above)")
+        return dropped
 
     def submit(self, chunk: Chunk) -> asyncio.Future[None]:
         """Queue a chunk; the future settles when it is acked, or fails when it is given up."""
@@ -80,14 +83,20 @@ class Pool:
         return undelivered
 
     def _maybe_give_up(self, last_error: Exception) -> None:
-        limit = self.options.retry_limit
-        if limit is None or any(client.failures <= limit for client in self.clients):
+        if all(client.disabled for client in self.clients):
+            self._give_up(f"{last_error} (no usable server left)")
             return
-        reason = (f"{last_error} (every server failed {limit + 1} times in a row; "
-                  f"gave up after {limit} retries)")
-        self.queue.fail_waiting(lambda chunk: DeliveryError(reason, chunk.count))
-        for client in self.clients:
+        limit = self.options.retry_limit
+        usable = [client for client in self.clients if not client.disabled]
+        if limit is None or any(client.failures <= limit for client in usable):
+            return
+        self._give_up(f"{last_error} (every server failed {limit + 1} times in a row; "
+                      f"gave up after {limit} retries)")
+        for client in usable:
             client.failures = 0
+
+    def _give_up(self, reason: str) -> None:
+        self.queue.fail_waiting(lambda chunk: DeliveryError(reason, chunk.count))
 
     def _settled(self, chunk: Chunk, error: Exception | None) -> None:
         future = self._futures.pop(id(chunk), None)

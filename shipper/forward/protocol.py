@@ -28,7 +28,10 @@ from ..errors import LocalProtocolError, RemoteProtocolError
 from .eventtime import ext_hook, from_wire, times_from_wire
 
 DEFAULT_MAX_FRAME_BYTES = 32 * 1024 * 1024
-DEFAULT_MAX_INFLATED_BYTES = 256 * 1024 * 1024
+# Decoded entries cost ~100 bytes of Python objects even when tiny on the wire: a message may
+# carry at most this many, and a gzip body may inflate to no more than a frame may hold.
+DEFAULT_MAX_ENTRIES = 1_000_000
+DEFAULT_MAX_INFLATED_BYTES = DEFAULT_MAX_FRAME_BYTES
 
 _encoder = msgspec.msgpack.Encoder()
 # Typed decoders check each entry's shape in C; times stay msgspec Ext objects (no Python hook
@@ -215,7 +218,7 @@ def interpret(
     second = message[1]
     if isinstance(second, (bytes, str)):
         return _packed(tag, second, _option_of(message, 2), max_inflated_bytes, count_only)
-    if type(second) is list and (not second or type(second[0]) is list and _is_entry(second[0])):
+    if type(second) is list and (not second or type(second[0]) is list):
         entries = [_entry(e, i) for i, e in enumerate(second)]
         return EventBatch(tag, entries, _chunk_of(_option_of(message, 2)), "Forward", len(entries))
     if len(message) < 3:
@@ -235,11 +238,6 @@ def _packed(
         return EventBatch(tag, [], chunk, mode, count_packed_entries(inflated, option.get("size")))
     entries = decode_packed_entries(inflated, option.get("size"))
     return EventBatch(tag, entries, chunk, mode, len(entries))
-
-
-def _is_entry(value: list[Any]) -> bool:
-    """Tells a Forward entry [time, record] from a v1.5 time [EventTime, metadata]."""
-    return len(value) == 2 and type(value[1]) is dict and type(value[0]) is not dict
 
 
 def _option_of(message: list[Any], index: int) -> dict[str, Any]:
@@ -296,6 +294,7 @@ def gunzip(body: bytes, limit: int) -> bytes:
 
 def decode_packed_entries(body: bytes, size: object = None) -> list[tuple[int, dict[Any, Any]]]:
     """Decode concatenated entries; a truthful ``size`` lets one C call do it all."""
+    _check_count(size)
     typed = _with_size(_entries_decoder, body, size)
     if typed is not None:
         return times_from_wire(typed)
@@ -304,6 +303,7 @@ def decode_packed_entries(body: bytes, size: object = None) -> list[tuple[int, d
 
 def count_packed_entries(body: bytes, size: object = None) -> int:
     """How many well-shaped entries ``body`` holds, without building their records."""
+    _check_count(size)
     typed = _with_size(_counting_decoder, body, size)
     if typed is None:
         return len(decode_packed_entries(body, size))
@@ -312,6 +312,11 @@ def count_packed_entries(body: bytes, size: object = None) -> int:
         if memoryview(record)[0] not in markers:
             return len(decode_packed_entries(body, size))  # the slow path names the fault
     return len(typed)
+
+
+def _check_count(size: object) -> None:
+    if type(size) is int and size > DEFAULT_MAX_ENTRIES:
+        raise RemoteProtocolError(f"a message of {size} entries exceeds the {DEFAULT_MAX_ENTRIES} limit")
 
 
 def _with_size(decoder: msgspec.msgpack.Decoder, body: bytes, size: object) -> list[Any] | None:
@@ -338,6 +343,8 @@ def _decode_stream(body: bytes) -> list[Any]:
         for entry in unpacker:
             entries.append(entry)
             end = unpacker.tell()
+            if len(entries) > DEFAULT_MAX_ENTRIES:
+                raise RemoteProtocolError(f"a message of over {DEFAULT_MAX_ENTRIES} entries")
     except RemoteProtocolError:
         raise
     except Exception as exc:
@@ -371,6 +378,8 @@ def acks_in(messages: Iterable[Any]) -> list[str]:
     """Chunk ids acknowledged by server responses ``{"ack": id}``."""
     acked = []
     for message in messages:
+        if type(message) is list and message[:1] == ["HELO"]:
+            raise RemoteProtocolError("the server requires Fluentd's shared-key handshake: set --shared-key")
         if type(message) is not dict or "ack" not in message:
             raise RemoteProtocolError(f"expected an ack response {{'ack': id}}, got {_show(message)}")
         acked.append(_chunk_of({"chunk": message["ack"]}) or "")

@@ -77,6 +77,8 @@ async def open_stream(
         raise ConnectError(f"{address}: TLS handshake failed: {exc.reason or exc}") from exc
     except OSError as exc:
         raise ConnectError(f"{address}: {describe(exc)}") from exc
+    except ValueError as exc:  # e.g. a host name IDNA cannot encode
+        raise ConnectError(f"{address}: invalid address: {exc}") from exc
 
 
 def describe(exc: OSError) -> str:

@@ -72,10 +72,10 @@ def test_a_peer_that_never_acks_gets_one_warning_and_no_resend_loop(forward_rece
     forward_receiver.faults.withhold_acks = True
     warnings = []
     client, results = asyncio.run(deliver(
-        forward_receiver.url, chunks(3), ClientOptions(ack_timeout=0.3), warnings=warnings))
+        forward_receiver.url, chunks(30), ClientOptions(ack_timeout=0.3, window=8), warnings=warnings))
     assert all(isinstance(r, DeliveryError) for r in results)
     assert len(warnings) == 1 and "--no-ack" in warnings[0] and "in_unix" in warnings[0]
-    assert client.stats.retries == 0
+    assert (client.stats.chunks_sent, client.stats.retries) == (8, 0)  # one window, then it stops
 
 
 def test_a_peer_that_acked_before_and_stalls_gets_the_chunk_resent(forward_receiver):
@@ -251,4 +251,27 @@ def test_a_server_denying_keepalive_gets_one_chunk_per_connection(forward_receiv
     options = ClientOptions(security=Security("k", "web"))
     client, results = asyncio.run(deliver(receiver.url, chunks(3), options))
     assert results == [None] * 3 and len(receiver.events) == 30
-    assert client.stats.connects == 3
+    assert (client.stats.connects, client.stats.chunks_sent, client.stats.retries) == (3, 3, 0)
+
+
+def test_the_reconnect_delay_starts_over_after_a_session_that_delivered(forward_receiver):
+    schedules = []
+
+    def delays():
+        schedules.append(1)
+        return no_wait_delays()
+
+    async def scenario():
+        pool = Pool([parse_address(forward_receiver.url)], delays=delays)
+        await pool.submit(chunks(1)[0])
+        forward_receiver.cut_mid_frame()
+        await asyncio.gather(*[pool.submit(c) for c in chunks(3, per_chunk=2000)])
+        await pool.close()
+
+    asyncio.run(scenario())
+    assert len(schedules) >= 2  # a fresh schedule after the delivering session failed
+
+
+def test_an_address_the_resolver_cannot_encode_fails_cleanly_instead_of_hanging():
+    client, (error,) = asyncio.run(deliver("tcp://a..b:2000", chunks(1), ClientOptions(retry_limit=0)))
+    assert isinstance(error, DeliveryError) and "invalid address" in str(error)

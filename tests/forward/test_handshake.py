@@ -111,3 +111,18 @@ def test_a_message_that_is_not_helo_is_a_protocol_error():
 def test_server_answers_a_malformed_ping_with_a_failed_pong():
     pong, error = server().answer(["PING", "too", "short"])
     assert unpack(pong)[:2] == ["PONG", False] and error is not None
+
+
+@pytest.mark.parametrize("ping", [
+    ["PING", "web-1", 7, "0" * 128, "", ""],
+    ["PING", "web-1", "salt", "é" * 128, "", ""],
+    ["PING", None, "salt", "0" * 128, "", ""],
+])
+def test_a_ping_with_fields_of_the_wrong_type_gets_a_failed_pong_not_a_crash(ping):
+    pong, error = server().answer(ping)
+    assert unpack(pong)[:2] == ["PONG", False] and isinstance(error, AuthError)
+
+
+def test_a_helo_with_a_nonce_of_the_wrong_type_is_a_protocol_error():
+    with pytest.raises(RemoteProtocolError, match="must be a string"):
+        client().ping(["HELO", {"nonce": 7}])

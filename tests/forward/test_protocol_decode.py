@@ -92,7 +92,13 @@ BAD_MESSAGES = {
     "not an array": ({"tag": "t"}, "message array"),
     "tag not a string": ([1, 2, {}], "tag must be a string"),
     "record not a map": (["t", 1, "text"], "must be a map"),
-    "entry not a pair": (["t", [[1]]], "Message mode"),
+    "entry not a pair": (["t", [[1]]], r"entry 0 must be \[time, record\]"),
+    "forward entry record not a map": (["t", [[1, "x"]], {"chunk": "c"}], "record 0 must be a map"),
+    "nested v1.5 time": (["t", [[[[5]]], {}], {}], "entry 0 must be"),
+    "v1.5 time without metadata map": (["t", [5, 6], {"a": 1}], "event time"),
+    "infinite time": (["t", float("inf"), {}], "1970..2106"),
+    "negative time": (["t", -1, {}], "1970..2106"),
+    "time past 2106": (["t", 2**40, {}], "1970..2106"),
     "option not a map": (["t", [], "nope"], "option must be a map"),
     "unknown compression": (["t", b"", {"compressed": "zstd"}], "unknown compression"),
     "packed entry not a pair": (["t", msgpack.packb([1, 2, 3]), {}], "entry 0"),
@@ -107,7 +113,7 @@ BAD_MESSAGES = {
 def test_malformed_messages_raise_a_protocol_error_saying_what_is_wrong(case):
     message, fragment = BAD_MESSAGES[case]
     with pytest.raises(RemoteProtocolError, match=fragment):
-        interpret(msgpack.unpackb(msgpack.packb(message), raw=False))
+        interpret(msgpack.unpackb(msgpack.packb(message), raw=False, strict_map_key=False))
 
 
 def test_gzip_bomb_is_refused_past_the_inflate_limit():
@@ -149,3 +155,26 @@ def test_frames_up_to_the_limit_pass_even_with_the_next_frame_behind_them():
     frame = msgpack.packb(["t", b"x" * 900])
     framer = Framer(max_frame_bytes=len(frame))
     assert len(list(framer.feed(frame + frame + frame))) == 3
+
+
+def test_nan_time_is_a_protocol_error():
+    with pytest.raises(RemoteProtocolError, match="1970..2106"):
+        interpret(["t", float("nan"), {}])
+
+
+def test_a_message_claiming_more_entries_than_the_limit_is_refused_before_decoding():
+    with pytest.raises(RemoteProtocolError, match="exceeds the 1000000 limit"):
+        interpret(["t", b"\x92\x00\x80" * 10, {"size": 2_000_000}])
+
+
+def test_a_tiny_gzip_body_cannot_inflate_past_the_frame_limit():
+    import gzip as gz
+
+    bomb = gz.compress(b"\x92\x00\x80" * 12_000_000)  # 36 MB of [0, {}] in a few kB
+    with pytest.raises(RemoteProtocolError, match="inflates past"):
+        interpret(["t", bomb, {"compressed": "gzip"}])
+
+
+def test_a_helo_where_an_ack_was_expected_says_the_server_wants_a_shared_key():
+    with pytest.raises(RemoteProtocolError, match="set --shared-key"):
+        acks_in([["HELO", {"nonce": b"n"}]])
