@@ -8,6 +8,7 @@ on stderr and the exit code it carries — never a traceback.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from typing import Any
@@ -69,7 +70,7 @@ def receive(listen: tuple[str, ...], output: str, color: bool | None, shared_key
         tls=_server_tls(tls_cert, tls_key, tls_client_ca),
         heartbeat=heartbeat,
     )
-    colour = sys.stdout.isatty() if color is None else color
+    colour = bool(sys.stdout and sys.stdout.isatty()) if color is None else color
     tune_gc()
     asyncio.run(run_receiver(ReceiveConfig(options, output or "json", colour), logger("shipper receive")))
 
@@ -136,14 +137,25 @@ def send(to: str, tag: str, input_format: str, message_key: str, time_key: str |
         mode=mode, limits=BatchLimits(batch_records, batch_bytes, flush_interval),
         client=client_options([address], log, retry_limit=retry_limit, **connection),
     )
+    _check_stdin()
     tune_gc()
     started = time.monotonic()
     report = SendReport()
     try:
-        report = asyncio.run(send_stream(sys.stdin.fileno(), config, log))
+        asyncio.run(send_stream(0, config, log, report))
+    except KeyboardInterrupt:
+        log(f"interrupted; {report.records - report.delivered} records read were not acknowledged")
+        sys.exit(130)
     finally:
         if not quiet:
             log(_summary(report, time.monotonic() - started))
+
+
+def _check_stdin() -> None:
+    try:
+        os.fstat(0)
+    except OSError:
+        raise ConfigError("stdin is closed: pipe the records to send into shipper send") from None
 
 
 def _summary(report: SendReport, seconds: float) -> str:

@@ -27,6 +27,12 @@ class DataError(ShipperError):
     exit_code = 65  # EX_DATAERR
 
 
+class OutputError(ShipperError):
+    """Events could not be written to our own output (a closed pipe, a full disk)."""
+
+    exit_code = 74  # EX_IOERR
+
+
 class ProtocolError(ShipperError):
     """The Forward protocol was broken."""
 

@@ -79,9 +79,13 @@ class _Delivery:
             await asyncio.wait(list(self._waiting))
 
 
-async def send_stream(fd: int, config: SendConfig, warn: Callable[[str], None]) -> SendReport:
-    """Send every record read from ``fd``; raises ``DeliveryError`` unless all were acked."""
-    report = SendReport()
+async def send_stream(fd: int, config: SendConfig, warn: Callable[[str], None],
+                      report: SendReport | None = None) -> SendReport:
+    """Send every record read from ``fd``; raises ``DeliveryError`` unless all were acked.
+
+    ``report`` (the caller's, so it can print it whatever happens) is filled in as we go.
+    """
+    report = report if report is not None else SendReport()
     reader: InputReader = READERS[config.input_format](
         message_key=config.message_key, time_key=config.time_key,
         strict=config.strict, integer_time=config.integer_time,

@@ -14,7 +14,7 @@ from typing import Any
 import msgpack
 import msgspec
 
-from .errors import DataError
+from .errors import DataError, LocalProtocolError
 from .forward.eventtime import ext_hook, to_wire
 from .timeparse import parse_time
 from .wrap.framing import Line, LineFramer, Part
@@ -59,11 +59,14 @@ class InputReader:
         if self.time_key not in record:
             return default
         ns = parse_time(record[self.time_key])
-        if ns is None:
-            self._warn(f"{self.time_key}={record[self.time_key]!r:.40} is not a time; "
-                       "using the time it was read")
-            return default
-        return to_wire(ns, self.integer_time)
+        try:
+            if ns is not None:
+                return to_wire(ns, self.integer_time)
+        except LocalProtocolError:
+            pass  # outside 1970..2106: Forward cannot carry it
+        self._warn(f"{self.time_key}={record[self.time_key]!r:.40} is not a time Forward can carry; "
+                   "using the time it was read")
+        return default
 
     def _bad(self, where: str, problem: str, value: object) -> dict[Any, Any] | None:
         """Wrap a bad item as text with a warning, or stop when strict."""

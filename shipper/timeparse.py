@@ -27,7 +27,7 @@ def parse_time(value: object) -> int | None:
 
 
 def _from_epoch(value: int | float) -> int | None:
-    if value < 0:
+    if not 0 <= value < 1e20:  # NaN and infinities fail this too
         return None
     for limit, scale in ((1e11, _NS), (1e14, 1_000_000), (1e17, 1_000)):
         if value < limit:

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError, ShipperError
+from ..errors import ConfigError, OutputError, ShipperError
 from .address import Address
 from .handshake import ServerHandshake
 from .protocol import DEFAULT_MAX_FRAME_BYTES, EventBatch, Framer, encode_ack, interpret
@@ -74,6 +74,8 @@ class Receiver:
         self._heartbeats: list[asyncio.DatagramTransport] = []
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
+        self.broken = asyncio.Event()  # the sink failed: nothing more can be acked
+        self.error: OutputError | None = None
         self.addresses: list[Address] = []
 
     async def start(self) -> None:
@@ -143,8 +145,12 @@ class Receiver:
             self._handlers.add(handler)
         try:
             await _Connection(self, reader, writer, peer).run()
+        except OutputError as exc:
+            self._fail(exc)
         except ShipperError as exc:
             self._log(f"closing connection from {peer}: {exc}")
+        except Exception as exc:  # a bug: one line, and the other connections carry on
+            self._log(f"closing connection from {peer}: internal error: {exc!r}")
         finally:
             self._writers.discard(writer)
             self._handlers.discard(handler)  # type: ignore[arg-type]
@@ -152,10 +158,21 @@ class Receiver:
 
     def deliver(self, batches: list[EventBatch]) -> list[str]:
         """Write and flush ``batches``; the chunk ids that may now be acked."""
-        for batch in batches:
-            self.sink.write(batch)
-        self.sink.flush()
+        if self.error is not None:
+            raise self.error
+        try:
+            for batch in batches:
+                self.sink.write(batch)
+            self.sink.flush()
+        except OSError as exc:
+            raise OutputError(f"cannot write events to the output: {exc.strerror or exc}") from exc
         return [batch.chunk for batch in batches if batch.chunk is not None]
+
+    def _fail(self, error: OutputError) -> None:
+        if self.error is None:
+            self.error = error
+            self._log(f"{error}; stopping, with nothing unwritten acknowledged")
+        self.broken.set()
 
 
 class _Connection:

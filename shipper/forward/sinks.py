@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple, Protocol
 
@@ -46,8 +47,53 @@ class Rfc3339:
 
 
 def _fallback(value: object) -> object:
-    """Values JSON cannot carry (msgpack ext types) are shown, not dropped."""
+    """Values JSON cannot carry (other msgpack ext types) are shown, not dropped."""
+    if isinstance(value, msgspec.msgpack.Ext):
+        return {"ext": value.code, "data": bytes(value.data).hex()}
     return repr(value)
+
+
+def printable(value: Any) -> Any:
+    """``value`` with msgpack ``bin`` shown as text, as Fluentd's own outputs show it.
+
+    Fluentd sends the strings it read from files as ``bin``; printed as base64 they would be
+    unreadable. Dicts are changed in place (the receiver owns its records).
+    """
+    kind = type(value)
+    if kind is dict:
+        if any(type(key) is bytes for key in value):
+            return {printable(key): printable(item) for key, item in value.items()}
+        for key, item in value.items():
+            if type(item) in _CONTAINERS_AND_BYTES:
+                value[key] = printable(item)
+        return value
+    if kind is list:
+        return [printable(item) for item in value]
+    if kind is bytes:
+        return value.decode("utf-8", "replace")
+    return value
+
+
+_CONTAINERS_AND_BYTES = (dict, list, bytes)
+
+
+def without_surrogates(value: Any) -> Any:
+    """``value`` with strings that hold undecodable bytes (kept as surrogates) repaired."""
+    kind = type(value)
+    if kind is str:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if kind is dict:
+        return {without_surrogates(k): without_surrogates(v) for k, v in value.items()}
+    if kind is list:
+        return [without_surrogates(item) for item in value]
+    return value
+
+
+def json_line(encode: Callable[[Any], bytes], value: Any) -> bytes:
+    try:
+        return encode(value)
+    except UnicodeEncodeError:  # a peer sent invalid UTF-8 in a str: show it replaced
+        return encode(without_surrogates(value))
 
 
 class JsonLinesSink:
@@ -62,7 +108,8 @@ class JsonLinesSink:
 
     def write(self, batch: EventBatch) -> None:
         encode, stamp, tag = self._encode, self._time, batch.tag
-        lines = [encode({"tag": tag, "time": stamp(t), "record": r}) for t, r in batch.entries]
+        lines = [json_line(encode, {"tag": tag, "time": stamp(t), "record": printable(r)})
+                 for t, r in batch.entries]
         lines.append(b"")
         self._stream.write(b"\n".join(lines))
 
@@ -90,11 +137,11 @@ class PrettySink:
 
     def _line(self, tag: str, ns: int, record: dict[Any, Any]) -> str:
         c = self._c
-        fields = dict(record)
+        fields = without_surrogates(printable(dict(record)))
         message = fields.pop("message", "")
         trace = fields.pop("error.stack_trace", None)
         rest = " ".join(
-            f"{c['key']}{k}{c['reset']}={self._json(v).decode()}" for k, v in fields.items()
+            f"{c['key']}{k}{c['reset']}={json_line(self._json, v).decode()}" for k, v in fields.items()
         )
         head = f"{c['time']}{self._time(ns)}{c['reset']} {c['tag']}{tag}{c['reset']}"
         line = f"{head} {message} {rest}".rstrip() + "\n"
