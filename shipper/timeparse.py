@@ -55,14 +55,14 @@ def _from_iso(text: str) -> int | None:
 class TimeParser:
     """Event times for records, with a fast path for "YYYY-MM-DDTHH:MM:SS.fffZ".
 
-    Log lines of one second share their first 19 characters, so the EventTime's 4 seconds
-    bytes come from a small cache (``seconds``) and only the fraction is converted per line.
+    Log lines of one second share their first 19 characters, so their epoch seconds come
+    from a small cache (``seconds``) and only the fraction is converted per line.
     ``RecordBuilder.build`` does that inline; every other shape goes through ``slow``, which
     also fills the cache.
     """
 
     def __init__(self, cache_size: int = 4096) -> None:
-        self.seconds: dict[str, bytes] = {}  # "YYYY-MM-DDTHH:MM:SS" -> its epoch seconds, uint32 BE
+        self.seconds: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> its epoch seconds
         self._cache_size = cache_size
 
     def slow(self, value: object) -> int | None:
@@ -71,7 +71,7 @@ class TimeParser:
         if ns is not None and type(value) is str and len(value) > 19 and value[10] in "T ":
             whole = parse_time(value[:19] + "Z")
             if whole is not None and len(self.seconds) < self._cache_size:
-                self.seconds[value[:19]] = (whole // _NS).to_bytes(4, "big")
+                self.seconds[value[:19]] = whole // _NS
         return ns
 
 

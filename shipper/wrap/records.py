@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import os
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import count
@@ -29,6 +30,7 @@ from ..timeparse import SCALE, TimeParser
 from .framing import Part
 from .multiline import Group, Item
 
+_PAIR = struct.Struct(">II")  # EventTime: seconds, nanoseconds
 DEFAULT_TIME_KEYS = ("@timestamp", "time", "timestamp")
 _CHAIN_OR_HEADER = (b"Traceback", b"During handling", b"The above exception")
 
@@ -42,14 +44,14 @@ class RecordOptions:
 
 
 class IdSource:
-    """Unique ids: a random 80-bit prefix per process and a hex counter (cheaper than uuid4).
+    """Unique ids: a random 80-bit prefix per process and a counter (cheaper than uuid4).
 
     ``next()`` returns the next id; it is the ``__next__`` of a chain of ``map``s, all in C.
     """
 
     def __init__(self) -> None:
-        self.prefix = base64.b32encode(os.urandom(10)).decode("ascii").lower()
-        self.next = map(self.prefix.__add__, map("{:x}".format, count(1))).__next__
+        self.prefix = base64.b32encode(os.urandom(10)).decode("ascii").lower() + "-"
+        self.next = map(self.prefix.__add__, map(str, count(1))).__next__
 
 
 class RecordBuilder:
@@ -71,7 +73,7 @@ class RecordBuilder:
         read_time = to_wire(now_ns)
         decode, fields, time_keys = self._decode, self._fields, self._options.time_keys
         message_key, id_key, new_id = self._options.message_key, self._options.id_key, self._ids.next
-        seconds, slow_time = self._time.seconds, self._time.slow
+        seconds, slow_time, pack_time = self._time.seconds, self._time.slow, _PAIR.pack
         stream = None if len(fields) > 1 else fields["stream"]  # one field: set it directly
         entries: list[tuple[object, dict[Any, Any]]] = []
         record: dict[Any, Any] | None
@@ -102,7 +104,7 @@ class RecordBuilder:
                     second = seconds.get(head)
                     digits = fraction[:-1]
                     if second is not None and digits.isdigit() and len(digits) <= 9:
-                        when = Ext(0, second + (int(digits) * SCALE[len(digits)]).to_bytes(4, "big"))
+                        when = Ext(0, pack_time(second, int(digits) * SCALE[len(digits)]))
                         break
                 ns = slow_time(value)
                 if ns is not None:
@@ -121,7 +123,7 @@ class RecordBuilder:
         return {
             self._options.message_key: part.data.decode("utf-8", "replace"),
             "partial_message": "true",
-            "partial_id": f"{self._ids.prefix}-{self._stream}-{part.line}",
+            "partial_id": f"{self._ids.prefix}{self._stream}-{part.line}",
             "partial_ordinal": str(part.ordinal),
             "partial_last": "true" if part.last else "false",
         }
