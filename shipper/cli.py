@@ -16,7 +16,6 @@ from typing import Any
 import click
 
 from .cliparams import ByteSize, client_options, connection_options, logger, reports_errors, tune_gc
-from .demo import run_demo
 from .errors import ConfigError
 from .forward.address import parse_address
 from .forward.batcher import MODES, BatchLimits
@@ -166,5 +165,7 @@ def _summary(report: SendReport, seconds: float) -> str:
 @main.command()
 @reports_errors("shipper demo")
 def demo() -> None:
-    """Show records flowing: a local receiver and `shipper send` with sample logs."""
+    """Show records flowing: a sample web app under logwrap, shipping to a local receiver."""
+    from .demo import run_demo  # imported here: only this command needs an HTTP client
+
     sys.exit(asyncio.run(run_demo(logger("shipper demo"), sys.stdout.isatty())))

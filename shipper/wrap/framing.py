@@ -41,7 +41,7 @@ class LineFramer:
             lines = [_strip_cr(line) for line in lines]  # type: ignore[arg-type]
         if self._parts and lines:
             lines[0:1] = self._finish_long(lines[0])  # type: ignore[arg-type]
-        if len(data) > self._max:
+        if len(data) > self._max and max(map(len, lines), default=0) > self._max:  # C-speed gate
             lines = self._split_long_lines(lines)
         lines.extend(self._bound_tail(tail))
         return lines
