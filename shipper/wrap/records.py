@@ -19,7 +19,6 @@ import os
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import count
 from typing import Any
 
 import msgspec
@@ -44,14 +43,17 @@ class RecordOptions:
 
 
 class IdSource:
-    """Unique ids: a random 80-bit prefix per process and a counter (cheaper than uuid4).
-
-    ``next()`` returns the next id; it is the ``__next__`` of a chain of ``map``s, all in C.
-    """
+    """Unique ids: a random 80-bit prefix per process and a counter (cheaper than uuid4)."""
 
     def __init__(self) -> None:
         self.prefix = base64.b32encode(os.urandom(10)).decode("ascii").lower() + "-"
-        self.next = map(self.prefix.__add__, map(str, count(1))).__next__
+        self._next = 1
+
+    def take(self, count: int) -> list[str]:
+        """The next ``count`` ids, made in one comprehension (cheaper than one call each)."""
+        start, self._next = self._next, self._next + count
+        prefix = self.prefix
+        return [f"{prefix}{n}" for n in range(start, start + count)]
 
 
 class RecordBuilder:
@@ -72,14 +74,14 @@ class RecordBuilder:
     def build(self, items: list[Item], now_ns: int) -> list[tuple[object, dict[Any, Any]]]:
         read_time = to_wire(now_ns)
         decode, fields, time_keys = self._decode, self._fields, self._options.time_keys
-        message_key, id_key, new_id = self._options.message_key, self._options.id_key, self._ids.next
+        message_key, id_key = self._options.message_key, self._options.id_key
         seconds, slow_time, pack_time = self._time.seconds, self._time.slow, _PAIR.pack
         stream = None if len(fields) > 1 else fields["stream"]  # one field: set it directly
         entries: list[tuple[object, dict[Any, Any]]] = []
         record: dict[Any, Any] | None
-        for item in items:
+        for item, event_id in zip(items, self._ids.take(len(items)), strict=True):
             if type(item) is not bytes:
-                record = self._special(item)
+                record = self._special(item, event_id)
             else:
                 record = None
                 if item and item[0] == 123:  # b"{"
@@ -93,7 +95,7 @@ class RecordBuilder:
                     record.update(fields)
                 else:
                     record["stream"] = stream
-                record[id_key] = new_id()
+                record[id_key] = event_id
             when = read_time
             for key in time_keys:
                 value = record.get(key)  # type: ignore[union-attr]
@@ -113,10 +115,10 @@ class RecordBuilder:
             entries.append((when, record))  # type: ignore[arg-type]
         return entries
 
-    def _special(self, item: Item) -> dict[Any, Any]:
+    def _special(self, item: Item, event_id: str) -> dict[Any, Any]:
         record = self._part(item) if isinstance(item, Part) else self._group(item)  # type: ignore[arg-type]
         record.update(self._fields)
-        record[self._options.id_key] = self._ids.next()
+        record[self._options.id_key] = event_id
         return record
 
     def _part(self, part: Part) -> dict[Any, Any]:
