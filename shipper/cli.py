@@ -15,7 +15,15 @@ from typing import Any
 
 import click
 
-from .cliparams import ByteSize, client_options, connection_options, logger, reports_errors, tune_gc
+from .cliparams import (
+    ByteSize,
+    client_options,
+    connection_options,
+    logger,
+    parse_pairs,
+    reports_errors,
+    tune_gc,
+)
 from .errors import ConfigError
 from .forward.address import parse_address
 from .forward.batcher import MODES, BatchLimits
@@ -77,13 +85,7 @@ def receive(listen: tuple[str, ...], output: str, color: bool | None, shared_key
 def _users(pairs: tuple[str, ...], shared_key: str | None) -> dict[str, str]:
     if pairs and shared_key is None:
         raise ConfigError("--user needs --shared-key: users are checked in the handshake")
-    users = {}
-    for pair in pairs:
-        name, sep, password = pair.partition(":")
-        if not sep or not name:
-            raise ConfigError(f"--user {pair!r}: write NAME:PASSWORD")
-        users[name] = password
-    return users
+    return parse_pairs(pairs, ":", "--user", "NAME:PASSWORD")
 
 
 def _octal(text: str) -> int:

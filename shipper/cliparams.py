@@ -57,6 +57,17 @@ def logger(prefix: str) -> Callable[[str], None]:
     return lambda message: click.echo(f"{prefix}: {message}", err=True)
 
 
+def parse_pairs(pairs: Sequence[str], separator: str, flag: str, shape: str) -> dict[str, str]:
+    """``("a=1", "b=2")`` as ``{"a": "1", "b": "2"}``; a malformed pair names ``flag`` and ``shape``."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition(separator)
+        if not sep or not key:
+            raise ConfigError(f"{flag} {pair!r}: write {shape}")
+        parsed[key] = value
+    return parsed
+
+
 def tune_gc() -> None:
     """Records are short-lived and acyclic: frequent young-generation scans only cost time."""
     gc.freeze()

@@ -13,8 +13,15 @@ from typing import Any
 
 import click
 
-from .cliparams import ByteSize, client_options, connection_options, logger, reports_errors, tune_gc
-from .errors import ConfigError
+from .cliparams import (
+    ByteSize,
+    client_options,
+    connection_options,
+    logger,
+    parse_pairs,
+    reports_errors,
+    tune_gc,
+)
 from .forward.address import parse_address
 from .forward.batcher import BatchLimits
 from .forward.queue import POLICIES
@@ -72,7 +79,7 @@ def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...
     addresses = tuple(parse_address(url) for url in to)
     config = WrapConfig(
         command=command, to=addresses, tag=tag, tag_stream=tag_stream,
-        records=RecordOptions(time_keys=time_keys, id_key=id_key, labels=_labels(labels)),
+        records=RecordOptions(time_keys=time_keys, id_key=id_key, labels=parse_pairs(labels, "=", "--label", "KEY=VALUE")),
         multiline=multiline, multiline_timeout=multiline_timeout, max_line_bytes=max_line_bytes,
         buffer_bytes=buffer_bytes, on_full=on_full,
         limits=BatchLimits(batch_records, batch_bytes, flush_interval), gzip=compress == "gzip",
@@ -80,16 +87,6 @@ def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...
     )
     tune_gc()
     sys.exit(asyncio.run(Wrapper(config, log).run()))
-
-
-def _labels(pairs: tuple[str, ...]) -> dict[str, str]:
-    labels = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--label {pair!r}: write KEY=VALUE")
-        labels[key] = value
-    return labels
 
 
 def option_table() -> str:

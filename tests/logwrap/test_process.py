@@ -167,3 +167,8 @@ def test_as_pid_1_orphaned_zombies_are_reaped(forward_receiver):
     assert done.returncode == 0, done.stderr
     assert messages(forward_receiver)[0].startswith("zombies=0 ")
     assert "shipper.logwrap" in messages(forward_receiver)[0]
+
+
+def test_a_malformed_label_is_one_line_with_status_64(forward_receiver):
+    done = run_logwrap(forward_receiver.url, "--label", "novalue", command=python("print('x')"))
+    assert done.returncode == 64 and done.stderr.decode() == "logwrap: --label 'novalue': write KEY=VALUE\n"
