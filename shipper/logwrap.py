@@ -77,9 +77,10 @@ def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...
     """
     log = logger("logwrap")
     addresses = tuple(parse_address(url) for url in to)
+    fields = parse_pairs(labels, "=", "--label", "KEY=VALUE")
     config = WrapConfig(
         command=command, to=addresses, tag=tag, tag_stream=tag_stream,
-        records=RecordOptions(time_keys=time_keys, id_key=id_key, labels=parse_pairs(labels, "=", "--label", "KEY=VALUE")),
+        records=RecordOptions(time_keys=time_keys, id_key=id_key, labels=fields),
         multiline=multiline, multiline_timeout=multiline_timeout, max_line_bytes=max_line_bytes,
         buffer_bytes=buffer_bytes, on_full=on_full,
         limits=BatchLimits(batch_records, batch_bytes, flush_interval), gzip=compress == "gzip",
