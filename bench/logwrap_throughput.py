@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,8 +88,8 @@ def memory(path: str, lines: int) -> None:
              "--", "cat", path], stdout=subprocess.DEVNULL, stderr=err)
         err.seek(0)
         summary = [line for line in err.read().decode().splitlines() if "lines read" in line][-1]
-    numbers = [int(part.split()[0]) for part in summary.split(": ", 1)[1].split(", ")]
-    read, shipped, dropped, spilled = numbers[:4]
+    numbers = re.search(r"as (\d+) records: (\d+) shipped, (\d+) dropped, (\d+) spilled", summary)
+    read, shipped, dropped, spilled = (int(n) for n in numbers.groups())  # type: ignore[union-attr]
     limit = BUFFER_MIB + 40
     print(f"\nreceiver down, {lines:,}-line burst: peak RSS {peak_kib / 1024:.1f} MiB "
           f"(limit {limit} MiB: {'ok' if peak_kib / 1024 < limit else 'OVER'}); "

@@ -112,11 +112,16 @@ class ForwardClient:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"forward {self.address}")
 
-    async def stop(self) -> None:
-        """Stop; chunks in flight go back to the queue."""
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Stop within ``timeout`` seconds; chunks in flight go back to the queue.
+
+        The wait is bounded because a cancellation can be lost inside ``asyncio.wait_for`` on
+        Python < 3.12 when the awaited call finishes at the same moment: a stuck task must
+        not keep a process from exiting.
+        """
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.wait([self._task], timeout=timeout)
             self._task = None
         self._queue.give_back(self._take_inflight())
 

@@ -66,13 +66,16 @@ class Pool:
         self.put(chunk)
         return future
 
-    async def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything queued is settled; False if ``timeout`` ran out first."""
-        try:
-            await asyncio.wait_for(self.queue.idle.wait(), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
+    async def flush(self, timeout: float | None = None, stop: asyncio.Event | None = None) -> bool:
+        """Wait until everything queued is settled; False if ``timeout`` ran out or ``stop``
+        was set first."""
+        waits = [asyncio.ensure_future(self.queue.idle.wait())]
+        if stop is not None:
+            waits.append(asyncio.ensure_future(stop.wait()))
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
+        return self.queue.idle.is_set()
 
     async def close(self) -> list[Chunk]:
         """Stop every client; fail and return the chunks not delivered, oldest first."""

@@ -86,8 +86,8 @@ class ChunkQueue:
     def settle(self, chunk: Chunk, error: Exception | None = None) -> None:
         """A chunk taken from the queue was delivered (``error`` None) or given up."""
         self.bytes -= len(chunk.payload)
+        self._on_settled(chunk, error)  # first: it may queue more (logwrap's drop notice)
         self._update_room()
-        self._on_settled(chunk, error)
 
     def fail_waiting(self, error: Callable[[Chunk], Exception]) -> None:
         """Give up every queued chunk, with ``error(chunk)`` as the reason."""

@@ -100,6 +100,6 @@ def _strip_cr(line: bytes) -> bytes:
 def utf8_boundary(data: bytes, limit: int) -> int:
     """The largest cut <= ``limit`` that does not split a UTF-8 character (when there is one)."""
     cut = limit
-    while cut > limit - 3 and cut > 0 and (data[cut] & 0xC0) == 0x80:
+    while cut > limit - 3 and cut > 1 and (data[cut] & 0xC0) == 0x80:
         cut -= 1
     return cut if (data[cut] & 0xC0) != 0x80 else limit

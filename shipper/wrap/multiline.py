@@ -7,7 +7,7 @@ bare ``File "...", line N``. ``indent`` mode appends every line that starts with
 tab to the line before it (Java-style traces). A JSON line is never merged into a group.
 
 A group ends when a line cannot continue it, when no line came for ``timeout`` seconds
-(``poll``), at ``end()``, or when it reaches ``max_lines``.
+(``poll``), at ``end()``, or when it reaches ``max_lines`` or ``max_bytes``.
 """
 
 from __future__ import annotations
@@ -40,19 +40,28 @@ Item = Line | Group
 class Grouper:
     """Mode ``none`` passes lines through; ``python`` and ``indent`` group them."""
 
-    def __init__(self, mode: str = "python", timeout: float = 1.0, max_lines: int = 1000) -> None:
+    def __init__(self, mode: str = "python", timeout: float = 1.0, max_lines: int = 1000,
+                 max_bytes: int = 1024 * 1024) -> None:
         self._mode = mode
         self._timeout = timeout
         self._max_lines = max_lines
+        self._max_bytes = max_bytes
         self._group: Group | None = None
+        self._group_bytes = 0
         self._state = "frames"  # frames -> exception -> (chain -> frames ...)
         self._exception_group = False  # the group started as "+ Exception Group Traceback"
 
     def feed(self, lines: list[Line], block: bytes, now: float) -> list[Item]:
         """Group ``lines`` (``block`` is the raw bytes they came from, for a fast pre-check)."""
-        if self._mode == "none" or (self._group is None and not self._may_start(lines, block)):
+        if self._mode == "none" or not lines:
             return lines  # type: ignore[return-value]
-        out: list[Item] = []
+        if self._group is None and not self._may_start(lines, block):
+            if self._mode == "python":
+                return lines  # type: ignore[return-value]
+            out: list[Item] = list(lines[:-1])  # indent: the last line may head a group
+            self._take(lines[-1], now, out)  # whose indented lines come in the next read
+            return out
+        out = []
         for line in lines:
             self._take(line, now, out)
         return out
@@ -76,7 +85,7 @@ class Grouper:
         if _FRAME in block:
             return True
         # A header without a frame in its block must be the block's last line.
-        return bool(lines) and type(lines[-1]) is bytes and lines[-1].startswith(TRACEBACK_STARTS[0])
+        return type(lines[-1]) is bytes and lines[-1].endswith(TRACEBACK_STARTS[0])
 
     def _take(self, line: Line, now: float, out: list[Item]) -> None:
         if type(line) is not bytes:  # a part of an over-long line stands alone
@@ -86,12 +95,14 @@ class Grouper:
         if self._group is not None and self._continues(line):
             self._group.lines.append(line)
             self._group.started = now
-            if len(self._group.lines) >= self._max_lines:
+            self._group_bytes += len(line)
+            if len(self._group.lines) >= self._max_lines or self._group_bytes >= self._max_bytes:
                 out.extend(self._flush())
             return
         out.extend(self._flush())
         if self._starts(line):
             self._group = Group([line], self._mode == "python", now)
+            self._group_bytes = len(line)
             self._exception_group = line.startswith(TRACEBACK_STARTS[2])
         else:
             out.append(line)

@@ -30,6 +30,7 @@ from .framing import Part
 from .multiline import Group, Item
 
 _PAIR = struct.Struct(">II")  # EventTime: seconds, nanoseconds
+MAX_EVENT_TIME_NS = 2**32 * 1_000_000_000  # EventTime's seconds are a uint32: 1970..2106
 DEFAULT_TIME_KEYS = ("@timestamp", "time", "timestamp")
 _CHAIN_OR_HEADER = (b"Traceback", b"During handling", b"The above exception")
 
@@ -68,6 +69,8 @@ class RecordBuilder:
         self._options = options
         self._ids = ids
         self._fields = {**options.labels, "stream": stream}
+        # What each record gains here (fields, id), so batches can be sized before encoding.
+        self.added_bytes = 40 + sum(len(k) + len(v) + 4 for k, v in self._fields.items())
         self._decode = msgspec.json.Decoder(dict).decode
         self._time = TimeParser()
 
@@ -109,7 +112,7 @@ class RecordBuilder:
                         when = Ext(0, pack_time(second, int(digits) * SCALE[len(digits)]))
                         break
                 ns = slow_time(value)
-                if ns is not None:
+                if ns is not None and 0 <= ns < MAX_EVENT_TIME_NS:  # else: keep the read time
                     when = to_wire(ns)
                 break
             entries.append((when, record))  # type: ignore[arg-type]

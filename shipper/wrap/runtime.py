@@ -16,9 +16,10 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from ..errors import DroppedError
+from ..errors import ConfigError, DroppedError
 from ..forward.address import Address
 from ..forward.batcher import Batcher, BatchLimits, Chunk
 from ..forward.client import ClientOptions
@@ -32,6 +33,7 @@ from .records import IdSource, RecordBuilder, RecordOptions
 from .supervisor import FORWARDED, Child, child_environment, forward, reap, spawn
 
 TICK = 0.05  # seconds between checks of batch and multiline deadlines
+MIN_LINE_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -59,15 +61,18 @@ class WrapConfig:
 
 @dataclass
 class Totals:
+    """What became of the child's output; at exit records = shipped + dropped + spilled."""
+
     lines: int = 0
+    records: int = 0  # a traceback's lines make one record
     shipped: int = 0
     dropped: int = 0
     spilled: int = 0
     retries: int = 0
 
     def summary(self) -> str:
-        return (f"{self.lines} lines read, {self.shipped} records shipped, {self.dropped} dropped, "
-                f"{self.spilled} spilled to stderr, {self.retries} retries")
+        return (f"{self.lines} lines read as {self.records} records: {self.shipped} shipped, "
+                f"{self.dropped} dropped, {self.spilled} spilled to stderr, {self.retries} retries")
 
 
 class StreamPipeline:
@@ -77,7 +82,7 @@ class StreamPipeline:
                  totals: Totals) -> None:
         self.name = name
         self._framer = LineFramer(config.max_line_bytes)
-        self._grouper = Grouper(config.multiline, config.multiline_timeout)
+        self._grouper = Grouper(config.multiline, config.multiline_timeout, max_bytes=config.max_line_bytes)
         self._builder = RecordBuilder(name, config.records, ids)
         tag = f"{config.base_tag}.{name}" if config.tag_stream else config.base_tag
         self._batcher = Batcher(tag, config.limits, config.client.ack, config.gzip)
@@ -108,20 +113,35 @@ class StreamPipeline:
         if not items:
             return
         entries = self._builder.build(items, time.time_ns())
-        for chunk in self._batcher.add_many(entries, size or 100 * len(entries), time.monotonic()):
+        self._totals.records += len(entries)
+        size = (size or 100 * len(entries)) + self._builder.added_bytes * len(entries)
+        for chunk in self._batcher.add_many(entries, size, time.monotonic()):
             self._deliver(chunk)
 
 
 class _PipeReader(asyncio.Protocol):
-    def __init__(self, pipeline: StreamPipeline, tee_fd: int | None) -> None:
+    def __init__(self, pipeline: StreamPipeline, tee_fd: int | None, log: Callable[[str], None]) -> None:
         self._pipeline = pipeline
         self._tee_fd = tee_fd
+        self._log = log
         self.closed = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:  # type: ignore[override]
-        self._pipeline.feed(data)
+        try:
+            self._pipeline.feed(data)
+        except Exception as exc:  # a bug must not lose the block: it goes to stderr as it came
+            self._log(f"internal error on the child's {self._pipeline.name} ({exc!r}); "
+                      "the bytes of this read follow on stderr unchanged")
+            os.write(2, data)
         if self._tee_fd is not None:
-            os.write(self._tee_fd, data)
+            self._tee(data)
+
+    def _tee(self, data: bytes) -> None:
+        try:
+            os.write(self._tee_fd, data)  # type: ignore[arg-type]
+        except OSError as exc:
+            self._log(f"--tee stopped: cannot write to fd {self._tee_fd}: {exc.strerror or exc}")
+            self._tee_fd = None
 
     def eof_received(self) -> bool:
         return False
@@ -136,10 +156,19 @@ def _same(reader: _PipeReader) -> _PipeReader:
 
 
 class Wrapper:
-    """Runs one child under logwrap and returns its exit code."""
+    """Runs one child under logwrap and returns its exit code.
+
+    After the child exits, one deadline (``--drain-timeout``) covers reading what is left in
+    its pipes and delivering what is buffered; a signal during that time ends it at once.
+    Whatever is not delivered then goes to stderr as JSON lines.
+    """
 
     def __init__(self, config: WrapConfig, log: Callable[[str], None]) -> None:
-        self.config = config
+        if config.max_line_bytes < MIN_LINE_BYTES:
+            raise ConfigError(f"--max-line-bytes must be at least {MIN_LINE_BYTES}")
+        # A chunk larger than the buffer could never be queued: keep batches to a quarter of it.
+        limits = replace(config.limits, max_bytes=min(config.limits.max_bytes, config.buffer_bytes // 4))
+        self.config = config = replace(config, limits=limits)
         self.totals = Totals()
         self._log = log
         self._pool = Pool(config.to, config.client, max_bytes=config.buffer_bytes,
@@ -147,9 +176,12 @@ class Wrapper:
         self._ids = IdSource()
         self._notices = Batcher(f"{config.base_tag}.logwrap", BatchLimits(), config.client.ack)
         self._reported_drops = 0
+        self._notice_drops = 0
         self._spill = JsonLinesSink(sys.stderr.buffer)
         self._transports: list[asyncio.ReadTransport] = []
         self._paused = False
+        self._exiting = False
+        self._stop_drain = asyncio.Event()
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -158,11 +190,13 @@ class Wrapper:
         readers = await self._read_pipes(loop, child)
         ticker = asyncio.create_task(self._tick(readers))
         await exited.wait()
-        await self._wait_pipes(readers)
+        deadline = loop.time() + self.config.drain_timeout
+        await self._wait_pipes(readers, deadline)
         ticker.cancel()
-        for reader in readers:
-            reader[0].finish()
-        await self._deliver_rest()
+        for pipeline, _ in readers:
+            pipeline.finish()
+        await self._deliver_rest(deadline)
+        self.totals.dropped = self._pool.queue.dropped_records - self._notice_drops
         self._log(self.totals.summary())
         assert child.status is not None
         return child.status
@@ -178,16 +212,23 @@ class Wrapper:
         child = spawn(self.config.command, child_environment(dict(os.environ)))
         holder.append(child)
         for signum in FORWARDED:
-            loop.add_signal_handler(signum, forward, child, signum)
+            loop.add_signal_handler(signum, self._on_signal, child, signum)
         reap(child, exited.set)  # it may have exited before the handler could see it
         return child
+
+    def _on_signal(self, child: Child, signum: int) -> None:
+        """To the child while it runs; once it has exited, a signal cuts the drain short."""
+        if child.status is None:
+            forward(child, signum)
+        else:
+            self._stop_drain.set()
 
     async def _read_pipes(self, loop: asyncio.AbstractEventLoop, child: Child
                           ) -> list[tuple[StreamPipeline, _PipeReader]]:
         readers = []
         for name, fd, tee in (("stdout", child.stdout, 1), ("stderr", child.stderr, 2)):
             pipeline = StreamPipeline(name, self.config, self._ids, self._deliver, self.totals)
-            reader = _PipeReader(pipeline, tee if self.config.tee else None)
+            reader = _PipeReader(pipeline, tee if self.config.tee else None, self._log)
             pipe = os.fdopen(fd, "rb", 0)
             transport, _ = await loop.connect_read_pipe(functools.partial(_same, reader), pipe)
             self._transports.append(transport)
@@ -199,13 +240,22 @@ class Wrapper:
             await asyncio.sleep(TICK)
             now = time.monotonic()
             for pipeline, _ in readers:
-                pipeline.tick(now)
+                try:
+                    pipeline.tick(now)
+                except Exception as exc:  # keep ticking: timed flushes must not stop for good
+                    self._log(f"internal error flushing the child's {pipeline.name}: {exc!r}")
 
-    async def _wait_pipes(self, readers: list[tuple[StreamPipeline, _PipeReader]]) -> None:
+    async def _wait_pipes(self, readers: list[tuple[StreamPipeline, _PipeReader]], deadline: float) -> None:
         """After the child exits, read until its pipes close; a grandchild may hold them open."""
+        self._exiting = True
+        self._resume_reading()  # what is left in the pipes is read now, whatever the policy
         closed = [reader.closed for _, reader in readers]
-        _, still_open = await asyncio.wait(closed, timeout=self.config.drain_timeout)
-        if still_open:
+        stop = asyncio.ensure_future(self._stop_drain.wait())
+        timeout = max(deadline - asyncio.get_running_loop().time(), 0)
+        all_closed: asyncio.Future[Any] = asyncio.gather(*closed)
+        await asyncio.wait([all_closed, stop], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not all(future.done() for future in closed):
             self._log("the child exited but its output pipes are still open (a background "
                       "process?); stopped reading them")
             for transport in self._transports:
@@ -213,8 +263,8 @@ class Wrapper:
 
     def _deliver(self, chunk: Chunk) -> None:
         self._pool.put(chunk)
-        self.totals.dropped = self._pool.queue.dropped_records
-        if self.config.on_full == "block" and not self._pool.queue.has_room() and not self._paused:
+        blocked = self.config.on_full == "block" and not self._pool.queue.has_room()
+        if blocked and not self._paused and not self._exiting:
             self._pause_until_room()
 
     def _pause_until_room(self) -> None:
@@ -224,23 +274,32 @@ class Wrapper:
 
         async def resume() -> None:
             await self._pool.queue.room.wait()
+            self._resume_reading()
+
+        asyncio.ensure_future(resume())
+
+    def _resume_reading(self) -> None:
+        if self._paused:
             self._paused = False
             for transport in self._transports:
                 if not transport.is_closing():
                     transport.resume_reading()
 
-        asyncio.ensure_future(resume())
-
     def _settled(self, chunk: Chunk, error: Exception | None) -> None:
+        notice = chunk.tag == self._notices.tag
         if error is None:
-            self.totals.shipped += chunk.count
-            self._report_drops()
-        elif not isinstance(error, DroppedError):
+            if not notice:
+                self.totals.shipped += chunk.count
+                self._report_drops()
+        elif isinstance(error, DroppedError):
+            if notice:
+                self._notice_drops += chunk.count
+        elif not notice:
             self._spill_chunk(chunk)
 
     def _report_drops(self) -> None:
         """Once delivery works again, ship one record saying how many records were dropped."""
-        dropped = self._pool.queue.dropped_records
+        dropped = self._pool.queue.dropped_records - self._notice_drops
         if dropped == self._reported_drops:
             return
         count, self._reported_drops = dropped - self._reported_drops, dropped
@@ -249,11 +308,12 @@ class Wrapper:
         self._notices.add((to_wire(time.time_ns()), record), 100, time.monotonic())
         self._pool.put(self._notices.seal())  # type: ignore[arg-type]
 
-    async def _deliver_rest(self) -> None:
-        """Deliver what is buffered within the drain timeout; closing spills the rest."""
-        if not await self._pool.flush(self.config.drain_timeout):
-            self._log(f"could not deliver everything within {self.config.drain_timeout:g}s; "
-                      "writing the rest to stderr")
+    async def _deliver_rest(self, deadline: float) -> None:
+        """Deliver what is buffered until the deadline; closing spills the rest."""
+        timeout = max(deadline - asyncio.get_running_loop().time(), 0)
+        if not await self._pool.flush(timeout, self._stop_drain):
+            self._log(f"could not deliver everything within --drain-timeout "
+                      f"{self.config.drain_timeout:g}s; writing the rest to stderr")
         await self._pool.close()
         self.totals.retries = self._pool.stats.retries
 

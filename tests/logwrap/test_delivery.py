@@ -1,6 +1,8 @@
 """logwrap's delivery: outages, drains, overflow policies, failover and exactness."""
 
 import json
+import re
+import signal
 import subprocess
 import textwrap
 import threading
@@ -43,7 +45,7 @@ def test_what_cannot_be_delivered_is_spilled_to_stderr_as_json_lines(forward_rec
     done = run_logwrap(forward_receiver.url, "--drain-timeout", "0.5", command=counter(100))
     spilled = [json.loads(line) for line in done.stderr.splitlines() if line.startswith(b"{")]
     assert numbers(r["record"] for r in spilled) == list(range(100))
-    assert summary(done).endswith("100 lines read, 0 records shipped, 0 dropped, 100 spilled to stderr, 0 retries")
+    assert summary(done).endswith("100 lines read as 100 records: 0 shipped, 0 dropped, 100 spilled to stderr, 0 retries")
 
 
 def test_drop_oldest_counts_every_drop_and_the_summary_adds_up(forward_receiver):
@@ -93,13 +95,13 @@ def test_a_peer_that_never_acks_gets_a_warning_and_nothing_is_lost(forward_recei
     done = run_logwrap(forward_receiver.url, "--ack-timeout", "0.5", command=counter(10))
     stderr = done.stderr.decode()
     assert done.returncode == 0 and "--no-ack" in stderr
-    assert summary(done).endswith("10 lines read, 0 records shipped, 0 dropped, 10 spilled to stderr, 0 retries")
+    assert summary(done).endswith("10 lines read as 10 records: 0 shipped, 0 dropped, 10 spilled to stderr, 0 retries")
 
 
 def test_no_ack_ships_to_a_peer_that_does_not_ack(forward_receiver):
     forward_receiver.faults.withhold_acks = True
     done = run_logwrap(forward_receiver.url, "--no-ack", command=counter(10))
-    assert summary(done).endswith("10 records shipped, 0 dropped, 0 spilled to stderr, 0 retries")
+    assert summary(done).endswith("10 records: 10 shipped, 0 dropped, 0 spilled to stderr, 0 retries")
 
 
 def test_a_failed_server_is_skipped_for_the_next_one(forward_receiver_factory):
@@ -147,9 +149,12 @@ def test_two_hundred_thousand_lines_arrive_once_in_order_across_a_receiver_resta
         assert numbers(r for r in unique.values() if r["stream"] == stream) == list(range(100_000))
 
 
+SUMMARY = re.compile(r"(\d+) lines read as (\d+) records: (\d+) shipped, (\d+) dropped, (\d+) spilled")
+
+
 def _totals(line: str) -> tuple[int, int, int, int]:
-    words = line.replace("logwrap: ", "").split(", ")
-    return tuple(int(w.split()[0]) for w in words[:4])  # type: ignore[return-value]
+    """(records, shipped, dropped, spilled) from the summary line."""
+    return tuple(int(n) for n in SUMMARY.search(line).groups()[1:])  # type: ignore[union-attr,return-value]
 
 
 def test_gzip_compressed_chunks_arrive_whole(forward_receiver):
@@ -165,3 +170,47 @@ def test_a_receiver_that_stalls_after_acking_does_not_hold_the_child_and_loses_n
     read, shipped, dropped, spilled = _totals(summary(done))
     assert done.returncode == 0 and read == 30_000
     assert shipped + dropped + spilled == read and dropped > 0
+
+
+def test_logwrap_exits_after_drops_are_reported_when_the_receiver_comes_back(forward_receiver):
+    forward_receiver.refuse_connections = True
+    child = python("import json, time\nfor n in range(50000): print(json.dumps({'n': n}))\ntime.sleep(4)")
+    proc = subprocess.Popen([*LOGWRAP, "--to", forward_receiver.url, "--buffer-bytes", "64k", "--", *child],
+                            stderr=subprocess.PIPE)
+    threading.Timer(2.0, lambda: setattr(forward_receiver, "refuse_connections", False)).start()
+    assert proc.wait(60) == 0
+    records, shipped, dropped, spilled = _totals(proc.stderr.read().decode().splitlines()[-1])
+    assert records == 50_000 and dropped > 0 and shipped + dropped + spilled == records
+
+
+def test_a_buffer_smaller_than_a_batch_still_delivers(forward_receiver):
+    done = run_logwrap(forward_receiver.url, "--buffer-bytes", "64k", command=counter(50_000))
+    records, shipped, dropped, spilled = _totals(summary(done))
+    assert shipped > 10_000 and shipped + dropped + spilled == records == 50_000
+
+
+def test_times_forward_cannot_carry_keep_the_read_time_and_lose_nothing(forward_receiver):
+    child = python("import json\nprint(json.dumps({'time': '1960-01-01T00:00:00Z'}))\n"
+                   "print(json.dumps({'time': 5e10}))\nprint('plain')\nimport sys; sys.exit(3)")
+    done = run_logwrap(forward_receiver.url, command=child)
+    assert done.returncode == 3 and len(forward_receiver.records) == 3
+    assert "Traceback" not in done.stderr.decode()
+
+
+def test_a_signal_after_the_child_exited_ends_the_drain_and_spills(forward_receiver):
+    forward_receiver.refuse_connections = True
+    proc = subprocess.Popen([*LOGWRAP, "--to", forward_receiver.url, "--drain-timeout", "300", "--",
+                             *counter(10)], stderr=subprocess.PIPE)
+    lines = iter(proc.stderr.readline, b"")
+    next(line for line in lines if b"retrying" in line)  # the child is done; logwrap is draining
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert _totals(proc.stderr.read().decode().splitlines()[-1]) == (10, 0, 0, 10)
+
+
+def test_a_tee_to_a_closed_pipe_stops_teeing_with_one_line(forward_receiver):
+    done = subprocess.run(" ".join([*LOGWRAP, "--to", forward_receiver.url, "--tee", "--", "seq", "200000"])
+                          + " | head -1", shell=True, capture_output=True, timeout=60)
+    stderr = done.stderr.decode()
+    assert done.stdout == b"1\n" and stderr.count("--tee stopped") == 1 and "Traceback" not in stderr
+    assert "200000 lines read as 200000 records: 200000 shipped" in stderr

@@ -69,7 +69,7 @@ def test_diagnostics_go_to_stderr_prefixed_and_never_into_the_stream(forward_rec
     done = run_logwrap(forward_receiver.url, command=python("print('app line')"))
     assert done.stdout == b""
     assert done.stderr.decode().splitlines() == [
-        "logwrap: 1 lines read, 1 records shipped, 0 dropped, 0 spilled to stderr, 0 retries"]
+        "logwrap: 1 lines read as 1 records: 1 shipped, 0 dropped, 0 spilled to stderr, 0 retries"]
     assert messages(forward_receiver) == ["app line"]
 
 
@@ -172,3 +172,8 @@ def test_as_pid_1_orphaned_zombies_are_reaped(forward_receiver):
 def test_a_malformed_label_is_one_line_with_status_64(forward_receiver):
     done = run_logwrap(forward_receiver.url, "--label", "novalue", command=python("print('x')"))
     assert done.returncode == 64 and done.stderr.decode() == "logwrap: --label 'novalue': write KEY=VALUE\n"
+
+
+def test_a_max_line_bytes_too_small_to_cut_is_refused(forward_receiver):
+    done = run_logwrap(forward_receiver.url, "--max-line-bytes", "3", command=python("print('x')"))
+    assert done.returncode == 64 and "--max-line-bytes must be at least 64" in done.stderr.decode()

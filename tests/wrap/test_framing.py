@@ -63,3 +63,8 @@ def test_the_buffered_tail_never_exceeds_the_limit():
     for _ in range(100):
         framer.feed(b"x" * 700)
         assert len(framer._tail) <= 1000
+
+
+def test_a_limit_smaller_than_a_character_still_makes_progress():
+    parts = LineFramer(max_line_bytes=2).feed("😀😀\n".encode())
+    assert b"".join(p.data for p in parts) == "😀😀".encode() and all(p.data for p in parts)

@@ -113,3 +113,26 @@ def test_a_chained_traceback_after_an_exception_group_is_its_own_group():
     chained = stderr_of(TRACEBACKS["direct cause"])
     items = group_all(group_text + chained)
     assert [b"\n".join(i.lines) for i in items] == [group_text.rstrip(b"\n"), chained.rstrip(b"\n")]
+
+
+def test_an_indent_group_whose_header_ends_a_read_is_still_grouped():
+    framer, grouper = LineFramer(), Grouper("indent")
+    first, second = b"noise\nException in thread main\n", b"\tat A.b(A.java:1)\nnext\n"
+    items = grouper.feed(framer.feed(first), first, 0.0) + grouper.feed(framer.feed(second), second, 0.0)
+    assert items[0] == b"noise" and items[1].lines == [b"Exception in thread main", b"\tat A.b(A.java:1)"]
+
+
+def test_an_exception_group_whose_header_ends_a_read_is_still_grouped():
+    text = stderr_of(TRACEBACKS["exception group"])
+    header_end = text.index(b"\n") + 1
+    framer, grouper = LineFramer(), Grouper("python")
+    items = grouper.feed(framer.feed(text[:header_end]), text[:header_end], 0.0)
+    items += grouper.feed(framer.feed(text[header_end:]), text[header_end:], 0.0) + grouper.end()
+    (group,) = items
+    assert b"\n".join(group.lines) == text.rstrip(b"\n")
+
+
+def test_a_group_is_released_at_the_byte_limit():
+    grouper = Grouper("indent", max_bytes=10)
+    items = grouper.feed([b"head", b" aaaa", b" bbbb", b" c"], b"\n ", now=0.0) + grouper.end()
+    assert [i.lines for i in items if isinstance(i, Group)] == [[b"head", b" aaaa", b" bbbb"]]
