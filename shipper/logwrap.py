@@ -25,6 +25,7 @@ from .cliparams import (
 from .forward.address import parse_address
 from .forward.batcher import BatchLimits
 from .forward.queue import POLICIES
+from .wrap.memory import return_large_buffers_to_the_os
 from .wrap.records import DEFAULT_TIME_KEYS, RecordOptions
 from .wrap.runtime import WrapConfig, Wrapper
 
@@ -87,6 +88,7 @@ def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...
         client=client_options(addresses, log, **connection), drain_timeout=drain_timeout, tee=tee,
     )
     tune_gc()
+    return_large_buffers_to_the_os()
     sys.exit(asyncio.run(Wrapper(config, log).run()))
 
 
