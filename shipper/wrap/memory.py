@@ -14,7 +14,7 @@ import ctypes
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 
-def return_large_buffers_to_the_os(threshold: int = 128 * 1024) -> bool:
+def return_large_buffers_to_the_os(threshold: int = 512 * 1024) -> bool:
     """Fix glibc's mmap threshold; False where there is no glibc to tune (it is harmless)."""
     try:
         return bool(ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, threshold))
