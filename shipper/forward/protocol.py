@@ -58,14 +58,14 @@ def new_chunk_id() -> str:
     return base64.b64encode(os.urandom(16)).decode("ascii")
 
 
-def pack_entries(entries: Sequence[tuple[object, object]]) -> bytes:
+def pack_entries(entries: Sequence[tuple[object, object]]) -> memoryview:
     """Concatenated msgpack ``[time, record]`` entries, the body of a PackedForward message.
 
-    Encodes the whole list in one C call and strips the array header: about 3x faster than
-    packing entry by entry.
+    Encodes the whole list in one C call and skips the array header through a view, without
+    copying: about 3x faster than packing entry by entry.
     """
     encoded = _encoder.encode(entries)
-    return encoded[_array_header_length(encoded[0])]
+    return memoryview(encoded)[_array_header_length(encoded[0])]
 
 
 def _array_header_length(first: int) -> slice:
@@ -77,19 +77,30 @@ def _array_header_length(first: int) -> slice:
 
 
 def encode_packed_forward(
-    tag: str, body: bytes, count: int, chunk: str | None = None, gzip: bool = False
+    tag: str, body: bytes | memoryview, count: int, chunk: str | None = None, gzip: bool = False
 ) -> bytes:
-    """A (Compressed)PackedForward message for ``body`` made by ``pack_entries``."""
+    """A (Compressed)PackedForward message for ``body`` made by ``pack_entries``.
+
+    Assembled from its parts, so the (large) body is copied once, into the message.
+    """
     option: dict[str, object] = {"size": count}
     if chunk is not None:
         option["chunk"] = chunk
     if gzip:
         body = gzip_member(body)
         option["compressed"] = "gzip"
-    return _encoder.encode((tag, body, option))
+    return b"".join((b"\x93", _encoder.encode(tag), _bin_header(len(body)), body, _encoder.encode(option)))
 
 
-def gzip_member(data: bytes) -> bytes:
+def _bin_header(size: int) -> bytes:
+    if size < 0x100:
+        return b"\xc4" + size.to_bytes(1, "big")
+    if size < 0x10000:
+        return b"\xc5" + size.to_bytes(2, "big")
+    return b"\xc6" + size.to_bytes(4, "big")
+
+
+def gzip_member(data: bytes | memoryview) -> bytes:
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
     return compressor.compress(data) + compressor.flush()
 

@@ -1,6 +1,7 @@
 import gzip
 
 import msgpack
+import pytest
 
 from shipper.forward import protocol
 from shipper.forward.eventtime import to_wire
@@ -65,3 +66,10 @@ def test_chunk_ids_are_base64_of_128_random_bits():
     ids = {protocol.new_chunk_id() for _ in range(100)}
     assert len(ids) == 100
     assert all(len(base64.b64decode(chunk)) == 16 for chunk in ids)
+
+
+@pytest.mark.parametrize("size", [0, 255, 256, 65535, 65536, 200_000])
+def test_packed_forward_uses_the_right_bin_header_for_every_body_size(size):
+    body = b"\x80" * size
+    message = protocol.encode_packed_forward("t", body, size, chunk="c")
+    assert message == msgpack.packb(["t", body, {"size": size, "chunk": "c"}], use_bin_type=True)
