@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from .forward.eventtime import MAX_NS
+
 _NS = 1_000_000_000
-_MAX_NS = 2**32 * _NS  # the fast path builds EventTimes: only seconds they can carry are cached
 _FRACTION = re.compile(r"[.,](\d+)")
 _UTC_SUFFIX = re.compile(r"(?i)z$")
 
@@ -71,7 +72,8 @@ class TimeParser:
         ns = parse_time(value)
         if ns is not None and type(value) is str and len(value) > 19 and value[10] in "T ":
             whole = parse_time(value[:19] + "Z")
-            if whole is not None and 0 <= whole < _MAX_NS and len(self.seconds) < self._cache_size:
+            # The cached seconds go straight into EventTimes: only ones they can carry.
+            if whole is not None and 0 <= whole < MAX_NS and len(self.seconds) < self._cache_size:
                 self.seconds[value[:19]] = whole // _NS
         return ns
 

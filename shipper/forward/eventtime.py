@@ -18,6 +18,7 @@ EVENT_TIME_EXT = 0
 _PAIR = struct.Struct(">II")
 _NS = 1_000_000_000
 _UINT32 = 1 << 32
+MAX_NS = _UINT32 * _NS  # EventTime's seconds are a uint32: it carries 1970..2106, below this
 
 
 class EventTime(int):
@@ -28,9 +29,9 @@ class EventTime(int):
 
 def to_wire(ns: int, integer_seconds: bool = False) -> msgspec.msgpack.Ext | int:
     """The value to put in an entry's time slot for ``ns`` nanoseconds since the epoch."""
-    seconds, nanos = divmod(ns, _NS)
-    if not 0 <= seconds < _UINT32:
+    if not 0 <= ns < MAX_NS:
         raise LocalProtocolError(f"time {ns} ns is outside what EventTime can carry (1970..2106)")
+    seconds, nanos = divmod(ns, _NS)
     if integer_seconds:
         return seconds
     return msgspec.msgpack.Ext(EVENT_TIME_EXT, _PAIR.pack(seconds, nanos))

@@ -24,13 +24,12 @@ from typing import Any
 import msgspec
 from msgspec.msgpack import Ext
 
-from ..forward.eventtime import to_wire
+from ..forward.eventtime import MAX_NS, to_wire
 from ..timeparse import SCALE, TimeParser
 from .framing import Part
 from .multiline import Group, Item
 
 _PAIR = struct.Struct(">II")  # EventTime: seconds, nanoseconds
-MAX_EVENT_TIME_NS = 2**32 * 1_000_000_000  # EventTime's seconds are a uint32: 1970..2106
 DEFAULT_TIME_KEYS = ("@timestamp", "time", "timestamp")
 _CHAIN_OR_HEADER = (b"Traceback", b"During handling", b"The above exception")
 
@@ -104,7 +103,7 @@ class RecordBuilder:
                 value = record.get(key)  # type: ignore[union-attr]
                 if value is None:
                     continue
-                if type(value) is str and value[-1:] == "Z":  # TimeParser.fast, inlined
+                if type(value) is str and value[-1:] == "Z":  # "...SS.fffZ" with its second cached
                     head, _, fraction = value.partition(".")
                     second = seconds.get(head)
                     digits = fraction[:-1]
@@ -112,7 +111,7 @@ class RecordBuilder:
                         when = Ext(0, pack_time(second, int(digits) * SCALE[len(digits)]))
                         break
                 ns = slow_time(value)
-                if ns is not None and 0 <= ns < MAX_EVENT_TIME_NS:  # else: keep the read time
+                if ns is not None and 0 <= ns < MAX_NS:  # else: keep the read time
                     when = to_wire(ns)
                 break
             entries.append((when, record))  # type: ignore[arg-type]
