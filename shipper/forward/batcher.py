@@ -115,3 +115,51 @@ class Batcher:
             if len(self._entries) >= self._limits.max_records or self._bytes >= self._limits.max_bytes:
                 chunks.append(self.seal())  # type: ignore[arg-type]
         return chunks
+
+
+class PackedBatcher:
+    """Collects bodies of packed entries of one tag and seals them into PackedForward chunks.
+
+    For callers that pack entries themselves (logwrap's records): ``room`` says how many
+    records and bytes the pending chunk still takes, so that a body never overshoots it by
+    more than one entry.
+    """
+
+    def __init__(self, tag: str, limits: BatchLimits, ack: bool = True, gzip: bool = False) -> None:
+        self.tag = tag
+        self._limits = limits
+        self._ack = ack
+        self._gzip = gzip
+        self._bodies: list[bytes] = []
+        self._count = 0
+        self._bytes = 0
+        self._started = 0.0
+
+    def room(self) -> tuple[int, int]:
+        """Records and bytes the pending chunk takes before it is full (at least one record)."""
+        return max(self._limits.max_records - self._count, 1), self._limits.max_bytes - self._bytes
+
+    def add(self, body: bytes, count: int, now: float) -> Chunk | None:
+        """Add ``count`` packed entries; returns a chunk when a limit is reached."""
+        if not self._count:
+            self._started = now
+        self._bodies.append(body)
+        self._count += count
+        self._bytes += len(body)
+        if self._count >= self._limits.max_records or self._bytes >= self._limits.max_bytes:
+            return self.seal()
+        return None
+
+    def deadline(self) -> float | None:
+        """When the pending entries must be sealed, or None when there are none."""
+        return self._started + self._limits.interval if self._count else None
+
+    def seal(self) -> Chunk | None:
+        """Seal whatever is pending into a chunk (None when nothing is)."""
+        if not self._count:
+            return None
+        body = self._bodies[0] if len(self._bodies) == 1 else b"".join(self._bodies)
+        count, self._bodies, self._count, self._bytes = self._count, [], 0, 0
+        chunk_id = new_chunk_id() if self._ack else None
+        payload = encode_packed_forward(self.tag, body, count, chunk_id, self._gzip)
+        return Chunk(self.tag, payload, count, chunk_id)

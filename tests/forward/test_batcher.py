@@ -2,7 +2,7 @@ import msgpack
 import pytest
 
 from shipper.errors import ConfigError
-from shipper.forward.batcher import Batcher, BatchLimits
+from shipper.forward.batcher import Batcher, BatchLimits, PackedBatcher
 from shipper.forward.protocol import Framer, interpret
 
 
@@ -62,3 +62,29 @@ def test_other_modes_encode_the_same_entries(mode, expected):
 def test_gzip_outside_packed_mode_is_a_config_error():
     with pytest.raises(ConfigError, match="only in packed mode"):
         Batcher("t", BatchLimits(), gzip=True, mode="forward")
+
+
+def packed(count):
+    return b"".join(msgpack.packb([1, {"n": n}]) for n in range(count))
+
+
+def test_packed_bodies_are_sealed_into_one_packedforward_chunk_with_their_count():
+    batcher = PackedBatcher("t", BatchLimits())
+    batcher.add(packed(2), 2, now=0.0)
+    batcher.add(packed(3), 3, now=0.0)
+    chunk = batcher.seal()
+    (batch,) = decode(chunk)
+    assert chunk.count == 5 and [r["n"] for _, r in batch.entries] == [0, 1, 0, 1, 2]
+
+
+def test_packed_bodies_seal_at_the_record_limit_and_room_says_what_is_left():
+    batcher = PackedBatcher("t", BatchLimits(max_records=5, max_bytes=1000))
+    assert batcher.add(packed(3), 3, now=0.0) is None
+    assert batcher.room() == (2, 1000 - len(packed(3)))
+    assert batcher.add(packed(2), 2, now=0.0).count == 5
+    assert batcher.room() == (5, 1000) and batcher.deadline() is None
+
+
+def test_packed_bodies_seal_at_the_byte_limit():
+    batcher = PackedBatcher("t", BatchLimits(max_bytes=len(packed(4))))
+    assert batcher.add(packed(4), 4, now=0.0).count == 4
