@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from .forward.eventtime import MAX_NS
-
 _NS = 1_000_000_000
 _FRACTION = re.compile(r"[.,](\d+)")
 _UTC_SUFFIX = re.compile(r"(?i)z$")
@@ -58,24 +56,31 @@ class TimeParser:
     """Event times for records, with a fast path for "YYYY-MM-DDTHH:MM:SS.fffZ".
 
     Log lines of one second share their first 19 characters, so their epoch seconds come
-    from a small cache (``seconds``) and only the fraction is converted per line.
-    ``RecordBuilder.build`` does that inline; every other shape goes through ``slow``, which
-    also fills the cache.
+    from a small cache and only the fraction is converted per line; every other shape goes
+    through ``parse_time``, which also fills the cache.
     """
 
     def __init__(self, cache_size: int = 4096) -> None:
-        self.seconds: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> its epoch seconds
+        self._seconds: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> its epoch seconds
         self._cache_size = cache_size
 
-    def slow(self, value: object) -> int | None:
-        """Nanoseconds for any time ``parse_time`` reads; caches the second of ISO strings."""
+    def parse(self, value: object) -> int | None:
+        """Nanoseconds for ``value`` (as ``parse_time`` reads it), or None."""
+        if type(value) is str and value[-1:] == "Z":
+            head, _, fraction = value.partition(".")
+            second = self._seconds.get(head)
+            digits = fraction[:-1]
+            if second is not None and digits.isascii() and digits.isdigit() and len(digits) <= 9:
+                return second * _NS + int(digits) * _SCALE[len(digits)]
+        return self._slow(value)
+
+    def _slow(self, value: object) -> int | None:
         ns = parse_time(value)
         if ns is not None and type(value) is str and len(value) > 19 and value[10] in "T ":
             whole = parse_time(value[:19] + "Z")
-            # The cached seconds go straight into EventTimes: only ones they can carry.
-            if whole is not None and 0 <= whole < MAX_NS and len(self.seconds) < self._cache_size:
-                self.seconds[value[:19]] = whole // _NS
+            if whole is not None and len(self._seconds) < self._cache_size:
+                self._seconds[value[:19]] = whole // _NS
         return ns
 
 
-SCALE = [10 ** (9 - digits) for digits in range(10)]
+_SCALE = [10 ** (9 - digits) for digits in range(10)]

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import ConfigError, DroppedError
 from ..forward.address import Address
-from ..forward.batcher import Batcher, BatchLimits, Chunk
+from ..forward.batcher import Batcher, BatchLimits, Chunk, PackedBatcher
 from ..forward.client import ClientOptions
 from ..forward.eventtime import to_wire
 from ..forward.pool import Pool
@@ -85,17 +85,17 @@ class StreamPipeline:
         self._grouper = Grouper(config.multiline, config.multiline_timeout, max_bytes=config.max_line_bytes)
         self._builder = RecordBuilder(name, config.records, ids)
         tag = f"{config.base_tag}.{name}" if config.tag_stream else config.base_tag
-        self._batcher = Batcher(tag, config.limits, config.client.ack, config.gzip)
+        self._batcher = PackedBatcher(tag, config.limits, config.client.ack, config.gzip)
         self._deliver = deliver
         self._totals = totals
 
     def feed(self, data: bytes) -> None:
         lines = self._framer.feed(data)
         self._totals.lines += len(lines)
-        self._emit(self._grouper.feed(lines, data, time.monotonic()), len(data))
+        self._emit(self._grouper.feed(lines, data, time.monotonic()))
 
     def tick(self, now: float) -> None:
-        self._emit(self._grouper.poll(now), 0)
+        self._emit(self._grouper.poll(now))
         deadline = self._batcher.deadline()
         if deadline is not None and deadline <= now:
             self._deliver(self._batcher.seal())  # type: ignore[arg-type]
@@ -104,19 +104,22 @@ class StreamPipeline:
         """End of stream: flush the partial line, the pending group and the batch."""
         lines = self._framer.end()
         self._totals.lines += len(lines)
-        self._emit(self._grouper.feed(lines, b"", time.monotonic()) + self._grouper.end(), 0)
+        self._emit(self._grouper.feed(lines, b"", time.monotonic()) + self._grouper.end())
         chunk = self._batcher.seal()
         if chunk is not None:
             self._deliver(chunk)
 
-    def _emit(self, items: list, size: int) -> None:  # type: ignore[type-arg]
-        if not items:
-            return
-        entries = self._builder.build(items, time.time_ns())
-        self._totals.records += len(entries)
-        size = (size or 100 * len(entries)) + self._builder.added_bytes * len(entries)
-        for chunk in self._batcher.add_many(entries, size, time.monotonic()):
-            self._deliver(chunk)
+    def _emit(self, items: list) -> None:  # type: ignore[type-arg]
+        self._totals.records += len(items)
+        now_ns, now = time.time_ns(), time.monotonic()
+        start = 0
+        while start < len(items):
+            records, size = self._batcher.room()
+            body, end = self._builder.pack(items, start, records, size, now_ns)
+            chunk = self._batcher.add(body, end - start, now)
+            start = end
+            if chunk is not None:
+                self._deliver(chunk)
 
 
 class _PipeReader(asyncio.Protocol):

@@ -1,70 +1,143 @@
 import subprocess
 import sys
 
-from shipper.forward.eventtime import from_wire
+import pytest
+
+from shipper.forward.protocol import decode_packed_entries
 from shipper.timeparse import parse_time
 from shipper.wrap.framing import Part
 from shipper.wrap.multiline import Group
-from shipper.wrap.records import IdSource, RecordBuilder, RecordOptions, exception_of
+from shipper.wrap.records import ACCELERATED, IdSource, RecordBuilder, RecordOptions, exception_of
 
 NOW = 1_700_000_000_000_000_000
 
 
-def build(items, stream="stdout", **options):
-    return RecordBuilder(stream, RecordOptions(**options), IdSource()).build(items, NOW)
+@pytest.fixture(params=["c", "python"])
+def path(request):
+    """Every behaviour holds on both paths: the C extension's and the pure-Python one."""
+    if request.param == "c" and not ACCELERATED:
+        pytest.skip("the C extension shipper.wrap._fastpack is not built here")
+    return request.param
 
 
-def test_a_json_object_line_becomes_the_record_with_stream_and_id():
+def builder(path, stream="stdout", **options):
+    return RecordBuilder(stream, RecordOptions(**options), IdSource(), accelerated=path == "c")
+
+
+def pack_all(builder, items, now=NOW):
+    body, end = builder.pack(items, 0, len(items), 1 << 30, now)
+    assert end == len(items)
+    return decode_packed_entries(body)
+
+
+@pytest.fixture
+def build(path):
+    def build(items, stream="stdout", **options):
+        return pack_all(builder(path, stream, **options), items)
+    return build
+
+
+def test_a_json_object_line_becomes_the_record_with_stream_and_id(build):
     ((time, record),) = build([b'{"message": "hi", "user": "ann"}'])
     assert record["message"] == "hi" and record["user"] == "ann" and record["stream"] == "stdout"
-    assert record["event.id"] and from_wire(time) == NOW
+    assert record["event.id"] and time == NOW
 
 
-def test_a_plain_line_becomes_a_message_record():
+def test_a_plain_line_becomes_a_message_record(build):
     ((_, record),) = build([b"plain words"], stream="stderr")
     assert record["message"] == "plain words" and record["stream"] == "stderr"
 
 
-def test_json_that_is_not_an_object_is_kept_as_text():
+def test_json_that_is_not_an_object_is_kept_as_text(build):
     lines = [b"[1, 2]", b"42", b'{"broken": ']
     assert [r["message"] for _, r in build(lines)] == [line.decode() for line in lines]
 
 
-def test_invalid_utf8_is_replaced_not_fatal():
+def test_invalid_utf8_is_replaced_not_fatal(build):
     ((_, record),) = build([b"caf\xe9 \xff"])
     assert record["message"] == "caf\ufffd \ufffd"
 
 
-def test_the_first_time_key_present_sets_the_event_time():
+def test_the_first_time_key_present_sets_the_event_time(build):
     ((time, _),) = build([b'{"time": 1700000001, "@timestamp": "2023-11-14T22:13:22.5Z"}'])
-    assert from_wire(time) == 1_700_000_002_500_000_000
+    assert time == 1_700_000_002_500_000_000
 
 
-def test_a_custom_time_key_and_epoch_milliseconds():
+def test_a_custom_time_key_and_epoch_milliseconds(build):
     ((time, _),) = build([b'{"ts": 1700000001250}'], time_keys=("ts",))
-    assert from_wire(time) == 1_700_000_001_250_000_000
+    assert time == 1_700_000_001_250_000_000
 
 
-def test_an_unparseable_time_keeps_the_read_time():
+def test_an_unparseable_time_keeps_the_read_time(build):
     ((time, record),) = build([b'{"time": "soon"}'])
-    assert from_wire(time) == NOW and record["time"] == "soon"
+    assert time == NOW and record["time"] == "soon"
 
 
-def test_labels_are_added_and_win_over_the_apps_fields():
+def test_labels_are_added_and_win_over_the_apps_fields(build):
     ((_, record),) = build([b'{"env": "dev", "a": 1}'], labels={"env": "prod", "team": "web"})
     assert (record["env"], record["team"], record["a"]) == ("prod", "web", 1)
 
 
-def test_ids_are_unique_and_use_the_configured_key():
+def test_ids_are_unique_and_use_the_configured_key(build):
     records = [r for _, r in build([b"a", b"b", b"c"], id_key="log_id")]
     assert len({r["log_id"] for r in records}) == 3
+
+
+def test_invalid_utf8_inside_a_json_string_keeps_the_line_as_text(build):
+    ((_, record),) = build([b'{"a": "caf\xe9"}'])
+    assert record["message"] == '{"a": "caf\ufffd"}'
+
+
+def test_an_integer_beyond_64_bits_keeps_the_line_as_text(build):
+    line = b'{"n": 123456789012345678901234}'
+    ((_, record),) = build([line])
+    assert record["message"] == line.decode()
+
+
+def test_json_nested_too_deep_to_decode_is_kept_as_text(build):
+    line = b'{"a": ' * 5000 + b"1" + b"}" * 5000
+    ((_, record),) = build([line])
+    assert record["message"] == line.decode()
+
+
+def test_a_null_time_key_is_skipped_for_the_next_one(build):
+    ((time, _),) = build([b'{"@timestamp": null, "time": "2023-11-14T22:13:20.5Z"}'])
+    assert time == 1_700_000_000_500_000_000
+
+
+def test_a_time_in_another_shape_or_escaped_is_still_read(build):
+    lines = [b'{"time": "2023-11-14T23:13:20.5+01:00"}', b'{"time": "2023-11-14T22:13:20.5\\u005a"}']
+    assert [time for time, _ in build(lines)] == [1_700_000_000_500_000_000] * 2
+
+
+def test_a_time_outside_what_eventtime_carries_keeps_the_read_time(build):
+    lines = [b'{"time": "1969-12-31T23:59:59.5Z"}', b'{"time": "2107-01-01T00:00:00.5Z"}']
+    assert [time for time, _ in build(lines)] == [NOW, NOW]
+
+
+def test_a_body_stops_at_the_record_limit_and_goes_on_where_it_stopped(path):
+    source = builder(path)
+    items = [b'{"n": %d}' % n for n in range(5)]
+    first, end = source.pack(items, 0, 2, 1 << 20, NOW)
+    rest, last = source.pack(items, end, 10, 1 << 20, NOW)
+    records = [r for _, r in decode_packed_entries(first + rest)]
+    assert (end, last) == (2, 5) and [r["n"] for r in records] == list(range(5))
+    assert len({r["event.id"] for r in records}) == 5
+
+
+def test_a_body_stops_once_it_reaches_the_byte_limit_but_holds_at_least_one_record(path):
+    source = builder(path)
+    items = [b'{"pad": "%s"}' % (b"x" * 100)] * 10
+    body, end = source.pack(items, 0, 10, 250, NOW)
+    assert end == 2 and len(body) >= 250
+    assert source.pack(items, 0, 10, 1, NOW)[1] == 1
 
 
 def test_ids_differ_between_processes():
     assert IdSource().prefix != IdSource().prefix
 
 
-def test_parts_carry_dockers_partial_fields_with_a_shared_id():
+def test_parts_carry_dockers_partial_fields_with_a_shared_id(build):
     items = [Part(b"abcd", 1, 1, False), Part(b"ef", 1, 2, True)]
     first, second = [r for _, r in build(items)]
     assert first["partial_id"] == second["partial_id"]
@@ -77,7 +150,7 @@ def real_traceback(code: str) -> list[bytes]:
     return subprocess.run([sys.executable, "-c", code], capture_output=True).stderr.rstrip(b"\n").split(b"\n")
 
 
-def test_a_traceback_group_becomes_one_record_with_ecs_error_fields():
+def test_a_traceback_group_becomes_one_record_with_ecs_error_fields(build):
     lines = real_traceback("raise ValueError('bad input: 3')")
     ((_, record),) = build([Group(lines, traceback=True)], stream="stderr")
     assert record["error.type"] == "ValueError" and record["error.message"] == "bad input: 3"
@@ -99,18 +172,18 @@ def test_an_exception_without_message_has_an_empty_message():
     assert exception_of(real_traceback("raise KeyboardInterrupt")) == ("KeyboardInterrupt", "")
 
 
-def test_an_indent_group_becomes_one_message():
+def test_an_indent_group_becomes_one_message(build):
     ((_, record),) = build([Group([b"Error", b"\tat A"], traceback=False)])
     assert record["message"] == "Error\n\tat A" and "error.type" not in record
 
 
-def test_fractions_of_any_length_and_other_shapes_give_the_same_time_as_the_full_parser():
+def test_fractions_of_any_length_and_other_shapes_give_the_same_time_as_the_full_parser(path):
     values = ["2023-11-14T22:13:20.5Z", "2023-11-14T22:13:20.123Z", "2023-11-14T22:13:20.123456Z",
               "2023-11-14T22:13:20.123456789Z", "2023-11-14T22:13:20.1234567891Z",
               "2023-11-14T23:13:20.25+01:00", "2023-11-14T22:13:20Z", "2023-11-14 22:13:20,75"]
-    builder = RecordBuilder("stdout", RecordOptions(), IdSource())
+    source = builder(path)
     lines = [b'{"time": "%s"}' % v.encode() for v in values]
-    first = [from_wire(t) for t, _ in builder.build(lines, NOW)]
-    again = [from_wire(t) for t, _ in builder.build(lines, NOW)]  # now with the seconds cached
+    first = [t for t, _ in pack_all(source, lines)]
+    again = [t for t, _ in pack_all(source, lines)]  # now with the seconds cached
     expected = [parse_time(v) for v in values]
     assert first == again == expected

@@ -1,0 +1,675 @@
+/* logwrap's hot path in C: JSON log lines straight to packed Forward entries.
+ *
+ * The pure-Python path decodes every JSON line into a dict, adds logwrap's fields, parses the
+ * time and encodes the dict again as msgpack: about 2 us a line, half of it in building and
+ * freeing Python objects that live for one call. Here a line is transcoded from JSON to msgpack
+ * in one pass, as Fluent Bit does, with the fields, the id and the event time written in the
+ * same pass.
+ *
+ * The C path only takes what it is sure of: a line that starts with "{" and is a JSON object
+ * in the common subset (valid UTF-8, 64-bit integers, nesting under MAX_DEPTH, no lone
+ * surrogates) whose time is absent or "YYYY-MM-DDTHH:MM:SS[.fffffffff]Z". Every other item
+ * goes, in order, to the Python callback ``slow(item, event_id) -> bytes``, which builds it
+ * exactly as the pure-Python path does. So the two paths agree by construction, and a test
+ * compares them on random input.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_DEPTH 64
+#define MAX_KEYS 16 /* time keys */
+#define ENTRY_HEAD 11 /* fixarray(2), fixext8 of type 0, the EventTime's 8 bytes */
+
+/* The body being written: a bytes object, sized once from an estimate and shrunk at the end,
+ * so a call makes one allocation of about the size it returns, and no copy. */
+typedef struct {
+    PyObject *bytes;
+    char *data;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+} Out;
+
+typedef enum { OK = 0, NOT_MINE = 1, FAILED = 2 } Status; /* FAILED: a Python error is set */
+
+static int reserve(Out *out, Py_ssize_t more) {
+    if (out->len + more <= out->cap)
+        return 0;
+    Py_ssize_t cap = out->cap > 4096 ? out->cap : 4096;
+    while (cap < out->len + more)
+        cap += cap / 2;
+    if (out->bytes == NULL)
+        out->bytes = PyBytes_FromStringAndSize(NULL, cap);
+    else if (_PyBytes_Resize(&out->bytes, cap) < 0)
+        out->bytes = NULL; /* freed by _PyBytes_Resize */
+    if (out->bytes == NULL)
+        return -1;
+    out->data = PyBytes_AS_STRING(out->bytes);
+    out->cap = cap;
+    return 0;
+}
+
+/* What a call is likely to write: the items' size plus logwrap's fields per record. */
+static Py_ssize_t estimate(PyObject *items, Py_ssize_t start, Py_ssize_t count, Py_ssize_t per_record,
+                           Py_ssize_t limit) {
+    Py_ssize_t size = 0, end = PyList_GET_SIZE(items);
+    for (Py_ssize_t i = start; i < end && i - start < count && size < limit; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        size += per_record + (PyBytes_CheckExact(item) ? PyBytes_GET_SIZE(item) : 256);
+    }
+    return size;
+}
+
+static int put(Out *out, const void *bytes, Py_ssize_t size) {
+    if (reserve(out, size) < 0)
+        return -1;
+    memcpy(out->data + out->len, bytes, size);
+    out->len += size;
+    return 0;
+}
+
+static void store_be(char *at, uint64_t value, int size) {
+    for (int i = size - 1; i >= 0; i--, value >>= 8)
+        at[i] = (char)(value & 0xFF);
+}
+
+static int put_be(Out *out, unsigned char head, uint64_t value, int size) {
+    if (reserve(out, 1 + size) < 0)
+        return -1;
+    out->data[out->len] = (char)head;
+    store_be(out->data + out->len + 1, value, size);
+    out->len += 1 + size;
+    return 0;
+}
+
+/* Containers and unescaped strings learn their size at their end: 5 bytes are reserved for
+ * the header, then the header is written in its smallest form and the body moved up. */
+enum { MAP, ARRAY, STR };
+
+static void close_header(Out *out, Py_ssize_t at, uint64_t n, int kind) {
+    unsigned char head[5];
+    int size;
+    if (kind == STR && n < 32) {
+        head[0] = 0xA0 | (unsigned char)n, size = 1;
+    } else if (kind == STR && n < 256) {
+        head[0] = 0xD9, head[1] = (unsigned char)n, size = 2;
+    } else if (kind != STR && n < 16) {
+        head[0] = (kind == MAP ? 0x80 : 0x90) | (unsigned char)n, size = 1;
+    } else if (n < 65536) {
+        head[0] = kind == MAP ? 0xDE : kind == ARRAY ? 0xDC : 0xDA, size = 3;
+        store_be((char *)head + 1, n, 2);
+    } else {
+        head[0] = kind == MAP ? 0xDF : kind == ARRAY ? 0xDD : 0xDB, size = 5;
+        store_be((char *)head + 1, n, 4);
+    }
+    Py_ssize_t body = at + 5;
+    memmove(out->data + at + size, out->data + body, out->len - body);
+    memcpy(out->data + at, head, size);
+    out->len -= 5 - size;
+}
+
+static Py_ssize_t open_header(Out *out) {
+    if (reserve(out, 5) < 0)
+        return -1;
+    out->len += 5;
+    return out->len - 5;
+}
+
+typedef struct {
+    const unsigned char *p;
+    const unsigned char *end;
+} Input;
+
+static void skip_space(Input *in) {
+    while (in->p < in->end && (*in->p == ' ' || *in->p == '\t' || *in->p == '\n' || *in->p == '\r'))
+        in->p++;
+}
+
+/* The length of one valid UTF-8 character at p (not overlong, no surrogates, <= U+10FFFF),
+ * or 0. */
+static int utf8_char(const unsigned char *p, const unsigned char *end) {
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return end - p >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+            return 0;
+        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0))
+            return 0;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+            return 0;
+        if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+static int hex4(const unsigned char *p, const unsigned char *end, unsigned *value) {
+    if (end - p < 4)
+        return -1;
+    *value = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = p[i];
+        unsigned digit = c >= '0' && c <= '9' ? c - '0'
+                         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                : 16;
+        if (digit == 16)
+            return -1;
+        *value = *value * 16 + digit;
+    }
+    return 0;
+}
+
+static int put_utf8(Out *out, unsigned cp) {
+    char bytes[4];
+    int size;
+    if (cp < 0x80)
+        bytes[0] = (char)cp, size = 1;
+    else if (cp < 0x800)
+        bytes[0] = (char)(0xC0 | cp >> 6), bytes[1] = (char)(0x80 | (cp & 0x3F)), size = 2;
+    else if (cp < 0x10000)
+        bytes[0] = (char)(0xE0 | cp >> 12), bytes[1] = (char)(0x80 | ((cp >> 6) & 0x3F)),
+        bytes[2] = (char)(0x80 | (cp & 0x3F)), size = 3;
+    else
+        bytes[0] = (char)(0xF0 | cp >> 18), bytes[1] = (char)(0x80 | ((cp >> 12) & 0x3F)),
+        bytes[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), bytes[3] = (char)(0x80 | (cp & 0x3F)), size = 4;
+    return put(out, bytes, size);
+}
+
+static Status escape(Input *in, Out *out) {
+    const unsigned char *p = in->p + 1; /* after the backslash */
+    if (p >= in->end)
+        return NOT_MINE;
+    static const char simple[] = "\"\\/bfnrt";
+    static const char meaning[] = "\"\\/\b\f\n\r\t";
+    const char *hit = *p ? strchr(simple, *p) : NULL;
+    if (hit != NULL) {
+        in->p = p + 1;
+        return put(out, &meaning[hit - simple], 1) < 0 ? FAILED : OK;
+    }
+    unsigned cp, low;
+    if (*p != 'u' || hex4(p + 1, in->end, &cp) < 0)
+        return NOT_MINE;
+    p += 5;
+    if (cp >= 0xDC00 && cp <= 0xDFFF)
+        return NOT_MINE; /* a lone low surrogate */
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (in->end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, in->end, &low) < 0 ||
+            low < 0xDC00 || low > 0xDFFF)
+            return NOT_MINE;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        p += 6;
+    }
+    in->p = p;
+    return put_utf8(out, cp) < 0 ? FAILED : OK;
+}
+
+/* A JSON string (in->p at its opening quote) as a msgpack str. *plain tells whether it had no
+ * escapes, so its text is the input between the quotes. */
+static Status string(Input *in, Out *out, int *plain) {
+    Py_ssize_t at = open_header(out);
+    if (at < 0)
+        return FAILED;
+    in->p++;
+    *plain = 1;
+    for (;;) {
+        const unsigned char *run = in->p;
+        while (in->p < in->end && *in->p >= 0x20 && *in->p != '"' && *in->p != '\\' && *in->p < 0x80)
+            in->p++;
+        if (put(out, run, in->p - run) < 0)
+            return FAILED;
+        if (in->p >= in->end || *in->p < 0x20)
+            return NOT_MINE;
+        if (*in->p == '"')
+            break;
+        Status status;
+        if (*in->p == '\\') {
+            *plain = 0;
+            status = escape(in, out);
+        } else {
+            int size = utf8_char(in->p, in->end);
+            status = size == 0 ? NOT_MINE : put(out, in->p, size) < 0 ? FAILED : OK;
+            in->p += size;
+        }
+        if (status != OK)
+            return status;
+    }
+    in->p++;
+    close_header(out, at, (uint64_t)(out->len - at - 5), STR);
+    return OK;
+}
+
+static int is_digit(const Input *in) { return in->p < in->end && *in->p >= '0' && *in->p <= '9'; }
+
+static Status number(Input *in, Out *out) {
+    const unsigned char *start = in->p;
+    int negative = *in->p == '-';
+    in->p += negative;
+    if (!is_digit(in))
+        return NOT_MINE;
+    if (*in->p == '0' && in->p + 1 < in->end && in->p[1] >= '0' && in->p[1] <= '9')
+        return NOT_MINE; /* a leading zero */
+    const unsigned char *digits = in->p;
+    while (is_digit(in))
+        in->p++;
+    Py_ssize_t count = in->p - digits;
+    int real = 0;
+    if (in->p < in->end && *in->p == '.') {
+        in->p++, real = 1;
+        if (!is_digit(in))
+            return NOT_MINE;
+        while (is_digit(in))
+            in->p++;
+    }
+    if (in->p < in->end && (*in->p == 'e' || *in->p == 'E')) {
+        in->p++, real = 1;
+        if (in->p < in->end && (*in->p == '+' || *in->p == '-'))
+            in->p++;
+        if (!is_digit(in))
+            return NOT_MINE;
+        while (is_digit(in))
+            in->p++;
+    }
+    if (real) {
+        char text[64];
+        Py_ssize_t size = in->p - start;
+        if (size >= (Py_ssize_t)sizeof text)
+            return NOT_MINE;
+        memcpy(text, start, size);
+        text[size] = '\0';
+        double value = PyOS_string_to_double(text, NULL, NULL); /* locale-free, correctly rounded */
+        if (value == -1.0 && PyErr_Occurred())
+            return FAILED;
+        if (Py_IS_INFINITY(value))
+            return NOT_MINE;
+        uint64_t bits;
+        memcpy(&bits, &value, sizeof bits);
+        return put_be(out, 0xCB, bits, 8) < 0 ? FAILED : OK;
+    }
+    if (count > 18)
+        return NOT_MINE; /* beyond what surely fits 63 bits: Python decides */
+    uint64_t value = 0;
+    for (const unsigned char *d = digits; d < digits + count; d++)
+        value = value * 10 + (uint64_t)(*d - '0');
+    if (!negative || value == 0) {
+        if (value < 128)
+            return put(out, &(unsigned char){(unsigned char)value}, 1) < 0 ? FAILED : OK;
+        int size = value < 256 ? 1 : value < 65536 ? 2 : value <= 0xFFFFFFFFu ? 4 : 8;
+        unsigned char head = size == 1 ? 0xCC : size == 2 ? 0xCD : size == 4 ? 0xCE : 0xCF;
+        return put_be(out, head, value, size) < 0 ? FAILED : OK;
+    }
+    int64_t signed_value = -(int64_t)value;
+    if (signed_value >= -32)
+        return put(out, &(unsigned char){(unsigned char)(signed_value & 0xFF)}, 1) < 0 ? FAILED : OK;
+    int size = signed_value >= -128 ? 1 : signed_value >= -32768 ? 2 : signed_value >= INT32_MIN ? 4 : 8;
+    unsigned char head = size == 1 ? 0xD0 : size == 2 ? 0xD1 : size == 4 ? 0xD2 : 0xD3;
+    return put_be(out, head, (uint64_t)signed_value, size) < 0 ? FAILED : OK;
+}
+
+static Status literal(Input *in, Out *out, const char *word, unsigned char code) {
+    size_t size = strlen(word);
+    if ((size_t)(in->end - in->p) < size || memcmp(in->p, word, size) != 0)
+        return NOT_MINE;
+    in->p += size;
+    return put(out, &code, 1) < 0 ? FAILED : OK;
+}
+
+static Status value(Input *in, Out *out, int depth);
+
+static Status container(Input *in, Out *out, int depth, int kind) {
+    if (depth >= MAX_DEPTH)
+        return NOT_MINE;
+    Py_ssize_t at = open_header(out);
+    if (at < 0)
+        return FAILED;
+    char close = kind == MAP ? '}' : ']';
+    uint64_t count = 0;
+    in->p++;
+    skip_space(in);
+    if (in->p < in->end && *in->p == close) {
+        in->p++;
+        close_header(out, at, 0, kind);
+        return OK;
+    }
+    for (;;) {
+        Status status;
+        int plain;
+        if (kind == MAP) {
+            if (in->p >= in->end || *in->p != '"')
+                return NOT_MINE;
+            if ((status = string(in, out, &plain)) != OK)
+                return status;
+            skip_space(in);
+            if (in->p >= in->end || *in->p != ':')
+                return NOT_MINE;
+            in->p++;
+            skip_space(in);
+        }
+        if ((status = value(in, out, depth + 1)) != OK)
+            return status;
+        count++;
+        skip_space(in);
+        if (in->p < in->end && *in->p == ',') {
+            in->p++;
+            skip_space(in);
+            continue;
+        }
+        if (in->p < in->end && *in->p == close) {
+            in->p++;
+            close_header(out, at, count, kind);
+            return OK;
+        }
+        return NOT_MINE;
+    }
+}
+
+static Status value(Input *in, Out *out, int depth) {
+    if (in->p >= in->end)
+        return NOT_MINE;
+    int plain;
+    switch (*in->p) {
+    case '{':
+        return container(in, out, depth, MAP);
+    case '[':
+        return container(in, out, depth, ARRAY);
+    case '"':
+        return string(in, out, &plain);
+    case 't':
+        return literal(in, out, "true", 0xC3);
+    case 'f':
+        return literal(in, out, "false", 0xC2);
+    case 'n':
+        return literal(in, out, "null", 0xC0);
+    default:
+        return number(in, out);
+    }
+}
+
+/* What one call needs to know of logwrap's records. */
+typedef struct {
+    const char *fields; /* logwrap's fields as msgpack key/value pairs, the id key last */
+    Py_ssize_t fields_size;
+    Py_ssize_t field_count; /* pairs in fields, the id key included */
+    PyObject *reserved;     /* tuple of bytes: keys logwrap sets (its fields win) */
+    PyObject *time_keys;    /* tuple of bytes, in order of preference */
+    PyObject *id_prefix;    /* str */
+    unsigned long long next_id;
+    char read_time[8];
+    PyObject *slow;
+} Context;
+
+static int key_in(const char *key, Py_ssize_t size, PyObject *keys) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++) {
+        PyObject *k = PyTuple_GET_ITEM(keys, i);
+        if (PyBytes_GET_SIZE(k) == size && memcmp(PyBytes_AS_STRING(k), key, size) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* The text of the str just written at out->data + at, without its header. */
+static const char *str_text(const Out *out, Py_ssize_t at, Py_ssize_t *size) {
+    unsigned char head = (unsigned char)out->data[at];
+    Py_ssize_t skip = (head & 0xE0) == 0xA0 ? 1 : head == 0xD9 ? 2 : head == 0xDA ? 3 : 5;
+    *size = out->len - at - skip;
+    return out->data + at + skip;
+}
+
+static int two_digits(const char *s) {
+    return s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' ? (s[0] - '0') * 10 + s[1] - '0' : -1;
+}
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" to an EventTime; 0 when the text has another shape or is
+ * outside 1970..2106 (Python then decides). */
+static int event_time(const char *s, Py_ssize_t size, char wire[8]) {
+    if (size < 20 || s[size - 1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':')
+        return 0;
+    int hi = two_digits(s), lo = two_digits(s + 2), month = two_digits(s + 5), day = two_digits(s + 8);
+    int hour = two_digits(s + 11), minute = two_digits(s + 14), second = two_digits(s + 17);
+    if (hi < 0 || lo < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 ||
+        minute > 59 || second < 0 || second > 59)
+        return 0;
+    int year = hi * 100 + lo;
+    static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > month_days[month - 1] + (month == 2 && leap))
+        return 0;
+    uint32_t nanos = 0;
+    Py_ssize_t digits = size - 21; /* between "." and "Z" */
+    if (size > 20) {
+        if (s[19] != '.' || digits < 1 || digits > 9)
+            return 0;
+        for (Py_ssize_t i = 0; i < 9; i++) {
+            char c = i < digits ? s[20 + i] : '0';
+            if (c < '0' || c > '9')
+                return 0;
+            nanos = nanos * 10 + (uint32_t)(c - '0');
+        }
+    }
+    int64_t seconds = days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 + hour * 3600 +
+                      minute * 60 + second;
+    if (year < 1970 || seconds > 0xFFFFFFFFLL)
+        return 0;
+    store_be(wire, (uint64_t)seconds, 4);
+    store_be(wire + 4, nanos, 4);
+    return 1;
+}
+
+/* One JSON line as a whole entry, or NOT_MINE (out is then left as it was). */
+static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *out) {
+    Py_ssize_t start = out->len;
+    Input in = {(const unsigned char *)line, (const unsigned char *)line + size};
+    if (reserve(out, ENTRY_HEAD) < 0)
+        return FAILED;
+    out->len += ENTRY_HEAD;
+    Py_ssize_t map_at = open_header(out);
+    if (map_at < 0)
+        return FAILED;
+    /* per time key: where its plain string value is in out (0: absent or null; -1: another kind) */
+    Py_ssize_t time_at[MAX_KEYS] = {0};
+    Py_ssize_t time_end[MAX_KEYS] = {0};
+    uint64_t count = 0;
+    Status status = OK;
+    in.p++;
+    skip_space(&in);
+    int empty = in.p < in.end && *in.p == '}';
+    if (empty)
+        in.p++;
+    while (!empty) {
+        int plain;
+        Py_ssize_t key_at = out->len;
+        if (in.p >= in.end || *in.p != '"')
+            goto not_mine;
+        if ((status = string(&in, out, &plain)) != OK)
+            goto done;
+        Py_ssize_t key_size;
+        const char *key = str_text(out, key_at, &key_size);
+        int reserved = key_in(key, key_size, ctx->reserved) >= 0;
+        int time_index = key_in(key, key_size, ctx->time_keys);
+        if (reserved && time_index >= 0)
+            goto not_mine; /* a time key logwrap also sets: Python decides */
+        skip_space(&in);
+        if (in.p >= in.end || *in.p != ':')
+            goto not_mine;
+        in.p++;
+        skip_space(&in);
+        Py_ssize_t value_at = out->len;
+        int is_string = in.p < in.end && *in.p == '"';
+        if (is_string)
+            status = string(&in, out, &plain);
+        else
+            status = value(&in, out, 1);
+        if (status != OK)
+            goto done;
+        if (time_index >= 0) {
+            int null = out->len - value_at == 1 && (unsigned char)out->data[value_at] == 0xC0;
+            time_at[time_index] = null ? 0 : is_string && plain ? value_at : -1;
+            time_end[time_index] = out->len;
+        }
+        if (reserved)
+            out->len = key_at; /* logwrap's own field of that name wins */
+        else
+            count++;
+        skip_space(&in);
+        if (in.p < in.end && *in.p == ',') {
+            in.p++;
+            skip_space(&in);
+            continue;
+        }
+        if (in.p < in.end && *in.p == '}') {
+            in.p++;
+            break;
+        }
+        goto not_mine;
+    }
+    skip_space(&in);
+    if (in.p != in.end)
+        goto not_mine;
+    memcpy(out->data + start, "\x92\xd7\x00", 3);
+    memcpy(out->data + start + 2 + 1, ctx->read_time, 8);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ctx->time_keys); i++) {
+        if (time_at[i] == 0)
+            continue;
+        if (time_at[i] < 0)
+            goto not_mine; /* not a plain string: Python reads numbers and escaped text */
+        Py_ssize_t text_size;
+        Out view = {.data = out->data, .len = time_end[i]};
+        const char *text = str_text(&view, time_at[i], &text_size);
+        if (!event_time(text, text_size, out->data + start + 3))
+            goto not_mine;
+        break;
+    }
+    if (put(out, ctx->fields, ctx->fields_size) < 0)
+        return FAILED;
+    char id[24];
+    int id_size = snprintf(id, sizeof id, "%llu", ctx->next_id);
+    Py_ssize_t prefix_size;
+    const char *prefix = PyUnicode_AsUTF8AndSize(ctx->id_prefix, &prefix_size);
+    if (prefix == NULL)
+        return FAILED;
+    Py_ssize_t id_at = open_header(out);
+    if (id_at < 0 || put(out, prefix, prefix_size) < 0 || put(out, id, id_size) < 0)
+        return FAILED;
+    close_header(out, id_at, (uint64_t)(prefix_size + id_size), STR);
+    /* the map's body moves when its header shrinks: the id is written first, as above */
+    close_header(out, map_at, count + (uint64_t)ctx->field_count, MAP);
+    ctx->next_id++;
+    return OK;
+not_mine:
+    status = NOT_MINE;
+done:
+    if (status == NOT_MINE)
+        out->len = start;
+    return status;
+}
+
+static Status slow_entry(PyObject *item, Context *ctx, Out *out) {
+    PyObject *id = PyUnicode_FromFormat("%U%llu", ctx->id_prefix, ctx->next_id);
+    if (id == NULL)
+        return FAILED;
+    PyObject *entry = PyObject_CallFunctionObjArgs(ctx->slow, item, id, NULL);
+    Py_DECREF(id);
+    if (entry == NULL)
+        return FAILED;
+    if (!PyBytes_Check(entry)) {
+        Py_DECREF(entry);
+        PyErr_SetString(PyExc_TypeError, "slow() must return bytes");
+        return FAILED;
+    }
+    int failed = put(out, PyBytes_AS_STRING(entry), PyBytes_GET_SIZE(entry)) < 0;
+    Py_DECREF(entry);
+    ctx->next_id++;
+    return failed ? FAILED : OK;
+}
+
+static int tuple_of_bytes(PyObject *keys, const char *name, Py_ssize_t limit) {
+    if (PyTuple_GET_SIZE(keys) > limit) {
+        PyErr_Format(PyExc_ValueError, "%s may hold at most %zd keys", name, limit);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(keys, i))) {
+            PyErr_Format(PyExc_TypeError, "%s must hold bytes", name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(pack_doc,
+    "pack(items, start, max_records, max_bytes, fields, field_count, reserved, time_keys,\n"
+    "     id_prefix, next_id, read_time, slow) -> (body, next_start, next_id)\n\n"
+    "Packed Forward entries for items[start:], stopping after max_records entries or once the\n"
+    "body reaches max_bytes.");
+
+static PyObject *pack(PyObject *module, PyObject *args) {
+    PyObject *items;
+    Py_ssize_t start, max_records, max_bytes, read_size;
+    const char *read_time;
+    Context ctx;
+    if (!PyArg_ParseTuple(args, "O!nnny#nO!O!UKy#O:pack", &PyList_Type, &items, &start, &max_records,
+                          &max_bytes, &ctx.fields, &ctx.fields_size, &ctx.field_count, &PyTuple_Type,
+                          &ctx.reserved, &PyTuple_Type, &ctx.time_keys, &ctx.id_prefix, &ctx.next_id,
+                          &read_time, &read_size, &ctx.slow))
+        return NULL;
+    if (tuple_of_bytes(ctx.reserved, "reserved", PY_SSIZE_T_MAX) < 0 ||
+        tuple_of_bytes(ctx.time_keys, "time_keys", MAX_KEYS) < 0)
+        return NULL;
+    if (read_size != 8) {
+        PyErr_SetString(PyExc_ValueError, "read_time must be 8 bytes");
+        return NULL;
+    }
+    memcpy(ctx.read_time, read_time, 8);
+    Out out = {NULL, NULL, 0, 0};
+    Py_ssize_t index = start < 0 ? 0 : start, taken = 0;
+    Py_ssize_t per_record = ENTRY_HEAD + 5 + ctx.fields_size + PyUnicode_GET_LENGTH(ctx.id_prefix) + 24;
+    if (reserve(&out, estimate(items, index, max_records, per_record, max_bytes) + 64) < 0)
+        return NULL;
+    while (index < PyList_GET_SIZE(items) && taken < max_records && (taken == 0 || out.len < max_bytes)) {
+        PyObject *item = PyList_GET_ITEM(items, index);
+        Py_INCREF(item); /* the callback runs Python code: keep the item alive whatever it does */
+        Status status = NOT_MINE;
+        if (PyBytes_CheckExact(item) && PyBytes_GET_SIZE(item) > 0 && PyBytes_AS_STRING(item)[0] == '{')
+            status = json_entry(PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item), &ctx, &out);
+        if (status == NOT_MINE)
+            status = slow_entry(item, &ctx, &out);
+        Py_DECREF(item);
+        if (status == FAILED) {
+            Py_XDECREF(out.bytes);
+            return NULL;
+        }
+        index++, taken++;
+    }
+    if (_PyBytes_Resize(&out.bytes, out.len) < 0)
+        return NULL;
+    return Py_BuildValue("NnK", out.bytes, index, ctx.next_id);
+}
+
+static PyMethodDef methods[] = {
+    {"pack", pack, METH_VARARGS, pack_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_fastpack", "JSON log lines to packed Forward entries.", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__fastpack(void) { return PyModule_Create(&module); }

@@ -1,0 +1,18 @@
+from collections.abc import Callable
+from typing import Any
+
+def pack(
+    items: list[Any],
+    start: int,
+    max_records: int,
+    max_bytes: int,
+    fields: bytes,
+    field_count: int,
+    reserved: tuple[bytes, ...],
+    time_keys: tuple[bytes, ...],
+    id_prefix: str,
+    next_id: int,
+    read_time: bytes,
+    slow: Callable[[Any, str], bytes],
+    /,
+) -> tuple[bytes, int, int]: ...

@@ -1,0 +1,134 @@
+"""The C extension makes exactly the records the pure-Python path makes, on any input."""
+
+import json
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shipper.forward.protocol import decode_packed_entries
+from shipper.wrap.framing import Part
+from shipper.wrap.multiline import Group
+from shipper.wrap.records import ACCELERATED, IdSource, RecordBuilder, RecordOptions
+
+NOW = 1_700_000_000_123_456_789
+OPTIONS = RecordOptions(labels={"env": "prod", "team": "web"})
+
+needs_extension = pytest.mark.skipif(not ACCELERATED, reason="the C extension is not built here")
+
+
+def both_paths(items, options=OPTIONS, max_records=1 << 20, max_bytes=1 << 30):
+    """Each path's (entries, items taken, next id), from the same id counter."""
+    results = []
+    for accelerated in (True, False):
+        ids = IdSource()
+        ids.prefix = "test-"
+        builder = RecordBuilder("stdout", options, ids, accelerated=accelerated)
+        body, end = builder.pack(items, 0, max_records, max_bytes, NOW)
+        results.append((decode_packed_entries(body), end, ids.next))
+    return results
+
+
+def assert_same(items, **kwargs):
+    fast, python = both_paths(items, **kwargs)
+    assert fast == python
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+time_values = st.one_of(
+    st.datetimes().map(lambda d: d.isoformat() + "Z"),
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
+    st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,12})?Z\Z"),
+    st.integers(), st.floats(allow_nan=False), st.none(), st.text(max_size=30),
+)
+keys = st.sampled_from(["@timestamp", "time", "timestamp", "message", "stream", "env", "event.id", "x"])
+records = st.dictionaries(keys | st.text(max_size=8), json_values | time_values, max_size=8)
+
+
+@st.composite
+def json_lines(draw):
+    line = json.dumps(draw(records), ensure_ascii=draw(st.booleans()), indent=draw(st.sampled_from([None, 1])))
+    return line.replace("\n", " ").encode("utf-8", "surrogatepass")
+
+
+@st.composite
+def damaged(draw):
+    """A JSON line with bytes changed, cut or inserted: the shapes the C path must hand back."""
+    line = bytearray(draw(json_lines()))
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(line)))
+        action = draw(st.sampled_from(["set", "cut", "insert"]))
+        byte = draw(st.integers(0, 255))
+        if action == "set" and at < len(line):
+            line[at] = byte
+        elif action == "cut":
+            del line[at:]
+        else:
+            line.insert(at, byte)
+    return bytes(line)
+
+
+@needs_extension
+@settings(max_examples=400, deadline=None)
+@given(st.lists(json_lines(), min_size=1, max_size=8))
+def test_json_lines_become_the_same_records(lines):
+    assert_same(lines)
+
+
+@needs_extension
+@settings(max_examples=400, deadline=None)
+@given(st.lists(damaged() | st.binary(max_size=40), min_size=1, max_size=8))
+def test_damaged_lines_and_random_bytes_become_the_same_records(lines):
+    assert_same(lines)
+
+
+@needs_extension
+@settings(max_examples=100, deadline=None)
+@given(st.lists(json_lines(), min_size=1, max_size=30), st.integers(1, 10), st.integers(1, 2000))
+def test_both_paths_stop_at_the_same_limits(lines, max_records, max_bytes):
+    fast, python = both_paths(lines, max_records=max_records, max_bytes=max_bytes)
+    assert fast[1:] == python[1:] and len(fast[0]) == fast[1]
+
+
+@needs_extension
+@pytest.mark.parametrize("line", [
+    b'{"a": "\\ud800"}', b'{"a": "\\udc00x"}', b'{"a": "\\ud83d\\ude00"}', b'{"a": "\xed\xa0\x80"}',
+    b'{"a": 1e400}', b'{"a": 1e-400}', b'{"a": -0}', b'{"a": -0.0}', b'{"a": 9223372036854775807}',
+    b'{"a": 18446744073709551615}', b'{"a": 18446744073709551616}', b'{"a": -9223372036854775808}',
+    b'{"a": 01}', b'{"a": 1.}', b'{"a": .5}', b'{"a": 1e}', b'{"a": tru}', b'{"a": 1,}', b'{"a" 1}',
+    b'{"a": 1} x', b'{"a": 1}  \t', b'{"a": "x\x01"}', b'{"a": "\\x"}', b'{"a": "\\u12"}', b"{}",
+    b'{"a": 1, "a": 2}', b'{"stream": "app", "event.id": 7, "env": "dev"}', b'{' * 70 + b'}' * 70,
+    b'{"a":' + b'[' * 70 + b']' * 70 + b'}', b'{"time": "2024-02-29T23:59:59.999999999Z"}',
+    b'{"time": "2023-02-29T00:00:00.1Z"}', b'{"time": "2023-01-01T24:00:00.1Z"}',
+    b'{"time": "2023-01-01T00:00:60.1Z"}', b'{"time": "2106-02-07T06:28:15.1Z"}',
+    b'{"time": "2106-02-07T06:28:16.1Z"}', b'{"time": "2023-01-01T00:00:00Z"}', b'{"time": "2023-01-01T00:00:00.Z"}',
+    b'{"time": "2023-01-01T00:00:00.1234567890Z"}', b'{"time": "2023-01-01t00:00:00.1z"}', b'{"time": true}',
+    b'{"time": null, "timestamp": 1700000000.5}', b'{"timestamp": "x", "@timestamp": "2023-01-01T00:00:00.5Z"}',
+    b'{"' + b"k" * 70000 + b'": "' + b"v" * 70000 + b'"}', b'{"list": [' + b"1," * 70000 + b'1]}',
+])
+def test_edge_cases_become_the_same_records(line):
+    assert_same([line])
+
+
+@needs_extension
+def test_parts_groups_and_text_keep_their_order_between_json_lines():
+    items = [b'{"n": 1}', b"text", Part(b"ab", 1, 1, False), Part(b"c", 1, 2, True), b'{"n": 2}',
+             Group([b"Traceback (most recent call last):", b"ValueError: x"], traceback=True), b'{"n": 3}']
+    fast, python = both_paths(items)
+    assert fast == python and [r.get("n") for _, r in fast[0]] == [1, None, None, None, 2, None, 3]
+
+
+@needs_extension
+def test_a_time_key_logwrap_also_sets_is_handled_by_python():
+    assert_same([b'{"stream": "2023-01-01T00:00:00.5Z"}'], options=RecordOptions(time_keys=("stream",)))
+
+
+@pytest.mark.skipif(os.environ.get("SHIPPER_EXPECT_ACCELERATED") != "1",
+                    reason="set SHIPPER_EXPECT_ACCELERATED=1 where a C compiler built the package (CI does)")
+def test_the_c_extension_is_built():
+    assert ACCELERATED
