@@ -3,7 +3,8 @@
     python bench/logwrap_throughput.py [--lines N]
 
 1. Throughput: a child (`cat`) writes N ~200-byte JSON lines as fast as it can; logwrap
-   delivers them with acks to `shipper receive --count`. Beside it, bench/minimal_loop.py on
+   delivers them with acks to `shipper receive --count`, with its C extension and, when that
+   is built, once more with SHIPPER_PURE_PYTHON=1. Beside it, bench/minimal_loop.py on
    the same input and the same kind of receiver, and Fluent Bit's `-i stdin -o forward` when a
    `fluent-bit` binary is on PATH. Each run's time is until its process exits with every record
    acknowledged (Fluent Bit, 4.x, exits by itself at end of input once it has flushed),
@@ -26,6 +27,8 @@ import time
 
 from common import CountingReceiver, json_lines
 
+from shipper.wrap.records import ACCELERATED
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOGWRAP = [sys.executable, "-m", "shipper.logwrap"]
 BUFFER_MIB = 64
@@ -41,11 +44,12 @@ def measured(command: list[str], **kwargs) -> tuple[float, float, int, int]:  # 
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, proc.returncode
 
 
-def delivered_run(name: str, command_for, lines: int) -> tuple[str, float, float]:  # type: ignore[no-untyped-def]
+def delivered_run(name: str, command_for, lines: int, env: dict[str, str] | None = None  # type: ignore[no-untyped-def]
+                  ) -> tuple[str, float, float]:
     receiver = CountingReceiver()
     command, stdin = command_for(receiver)
     wall, cpu, _, status = measured(command, stdin=stdin, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
+                                    stderr=subprocess.DEVNULL, env=env)
     received = receiver.stop()
     if status != 0 or received != lines:
         sys.exit(f"{name}: exit status {status}, receiver counted {received} of {lines}")
@@ -64,18 +68,22 @@ def fluent_bit_command(path: str):  # type: ignore[no-untyped-def]
 
 def throughput(path: str, lines: int) -> None:
     baseline = [sys.executable, os.path.join(HERE, "minimal_loop.py"), "127.0.0.1"]
+    logwrap = lambda r: ([*LOGWRAP, "--to", r.url, "--", "cat", path], None)  # noqa: E731
     runs = [
         delivered_run("minimal loop (baseline)", lambda r: ([*baseline, str(r.port), path], None), lines),
-        delivered_run("logwrap", lambda r: ([*LOGWRAP, "--to", r.url, "--", "cat", path], None), lines),
+        delivered_run(f"logwrap ({'C extension' if ACCELERATED else 'pure Python'})", logwrap, lines),
     ]
+    if ACCELERATED:
+        pure = {**os.environ, "SHIPPER_PURE_PYTHON": "1"}
+        runs.append(delivered_run("logwrap (SHIPPER_PURE_PYTHON=1)", logwrap, lines, pure))
     if shutil.which("fluent-bit"):
         runs.append(delivered_run("fluent-bit -i stdin -o forward", fluent_bit_command(path), lines))
     _, base_wall, base_cpu = runs[0]
-    print(f"{'':32}{'records/s':>12}{'vs baseline':>13}{'CPU s / 1M':>12}{'vs baseline':>13}")
+    print(f"{'':34}{'records/s':>12}{'vs baseline':>13}{'CPU s / 1M':>12}{'vs baseline':>13}")
     for name, wall, cpu in runs:
         rate, per_million = lines / wall, cpu * 1e6 / lines
         ratios = f"{base_wall / wall:>12.2f}x{per_million:>12.2f}{cpu / base_cpu:>12.2f}x"
-        print(f"{name:32}{rate:>12,.0f}{ratios}")
+        print(f"{name:34}{rate:>12,.0f}{ratios}")
 
 
 def memory(path: str, lines: int) -> None:
