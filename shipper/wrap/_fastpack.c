@@ -20,6 +20,7 @@
 
 #define MAX_DEPTH 64
 #define MAX_KEYS 16 /* time keys */
+#define MAX_MAP_KEYS 64 /* keys of one JSON object; more go to Python */
 #define ENTRY_HEAD 11 /* fixarray(2), fixext8 of type 0, the EventTime's 8 bytes */
 
 /* The body being written: a bytes object, sized once from an estimate and shrunk at the end,
@@ -247,6 +248,37 @@ static Status string(Input *in, Out *out, int *plain) {
     return OK;
 }
 
+/* The text of the str just written at out->data + at, without its header. */
+static const char *str_text(const Out *out, Py_ssize_t at, Py_ssize_t *size) {
+    unsigned char head = (unsigned char)out->data[at];
+    Py_ssize_t skip = (head & 0xE0) == 0xA0 ? 1 : head == 0xD9 ? 2 : head == 0xDA ? 3 : 5;
+    *size = out->len - at - skip;
+    return out->data + at + skip;
+}
+
+/* The keys of one map so far, to hand a map with a repeated key to Python: msgspec keeps the
+ * last value at the first key's place, and a msgpack map should not repeat a key. */
+typedef struct {
+    Py_ssize_t at[MAX_MAP_KEYS];
+    Py_ssize_t size[MAX_MAP_KEYS];
+    int count;
+} Keys;
+
+/* Remember the key just written at out->data + key_at: NOT_MINE when it repeats one, or when
+ * the map has more keys than are checked here. */
+static Status new_key(Keys *keys, const Out *out, Py_ssize_t key_at) {
+    Py_ssize_t size;
+    const char *text = str_text(out, key_at, &size);
+    for (int i = 0; i < keys->count; i++)
+        if (keys->size[i] == size && memcmp(out->data + keys->at[i], text, size) == 0)
+            return NOT_MINE;
+    if (keys->count == MAX_MAP_KEYS)
+        return NOT_MINE;
+    keys->at[keys->count] = text - out->data;
+    keys->size[keys->count++] = size;
+    return OK;
+}
+
 static int is_digit(const Input *in) { return in->p < in->end && *in->p >= '0' && *in->p <= '9'; }
 
 static Status number(Input *in, Out *out) {
@@ -332,6 +364,7 @@ static Status container(Input *in, Out *out, int depth, int kind) {
         return FAILED;
     char close = kind == MAP ? '}' : ']';
     uint64_t count = 0;
+    Keys keys = {.count = 0};
     in->p++;
     skip_space(in);
     if (in->p < in->end && *in->p == close) {
@@ -343,9 +376,10 @@ static Status container(Input *in, Out *out, int depth, int kind) {
         Status status;
         int plain;
         if (kind == MAP) {
+            Py_ssize_t key_at = out->len;
             if (in->p >= in->end || *in->p != '"')
                 return NOT_MINE;
-            if ((status = string(in, out, &plain)) != OK)
+            if ((status = string(in, out, &plain)) != OK || (status = new_key(&keys, out, key_at)) != OK)
                 return status;
             skip_space(in);
             if (in->p >= in->end || *in->p != ':')
@@ -398,7 +432,7 @@ typedef struct {
     const char *fields; /* logwrap's fields as msgpack key/value pairs, the id key last */
     Py_ssize_t fields_size;
     Py_ssize_t field_count; /* pairs in fields, the id key included */
-    PyObject *reserved;     /* tuple of bytes: keys logwrap sets (its fields win) */
+    PyObject *reserved;     /* tuple of bytes: keys logwrap sets (a line with one goes to Python) */
     PyObject *time_keys;    /* tuple of bytes, in order of preference */
     PyObject *id_prefix;    /* str */
     unsigned long long next_id;
@@ -413,14 +447,6 @@ static int key_in(const char *key, Py_ssize_t size, PyObject *keys) {
             return (int)i;
     }
     return -1;
-}
-
-/* The text of the str just written at out->data + at, without its header. */
-static const char *str_text(const Out *out, Py_ssize_t at, Py_ssize_t *size) {
-    unsigned char head = (unsigned char)out->data[at];
-    Py_ssize_t skip = (head & 0xE0) == 0xA0 ? 1 : head == 0xD9 ? 2 : head == 0xDA ? 3 : 5;
-    *size = out->len - at - skip;
-    return out->data + at + skip;
 }
 
 static int two_digits(const char *s) {
@@ -487,6 +513,7 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
     Py_ssize_t time_at[MAX_KEYS] = {0};
     Py_ssize_t time_end[MAX_KEYS] = {0};
     uint64_t count = 0;
+    Keys keys = {.count = 0};
     Status status = OK;
     in.p++;
     skip_space(&in);
@@ -498,14 +525,13 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
         Py_ssize_t key_at = out->len;
         if (in.p >= in.end || *in.p != '"')
             goto not_mine;
-        if ((status = string(&in, out, &plain)) != OK)
+        if ((status = string(&in, out, &plain)) != OK || (status = new_key(&keys, out, key_at)) != OK)
             goto done;
         Py_ssize_t key_size;
         const char *key = str_text(out, key_at, &key_size);
-        int reserved = key_in(key, key_size, ctx->reserved) >= 0;
+        if (key_in(key, key_size, ctx->reserved) >= 0)
+            goto not_mine; /* the app sets a field logwrap sets: Python keeps the app's key in place */
         int time_index = key_in(key, key_size, ctx->time_keys);
-        if (reserved && time_index >= 0)
-            goto not_mine; /* a time key logwrap also sets: Python decides */
         skip_space(&in);
         if (in.p >= in.end || *in.p != ':')
             goto not_mine;
@@ -524,10 +550,7 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
             time_at[time_index] = null ? 0 : is_string && plain ? value_at : -1;
             time_end[time_index] = out->len;
         }
-        if (reserved)
-            out->len = key_at; /* logwrap's own field of that name wins */
-        else
-            count++;
+        count++;
         skip_space(&in);
         if (in.p < in.end && *in.p == ',') {
             in.p++;

@@ -78,8 +78,9 @@ class RecordBuilder:
         self._time = TimeParser()
         self._read_wire: Ext = to_wire(0)  # type: ignore[assignment]
         reserved = (*self._fields, options.id_key)
-        clash = set(options.time_keys) & set(reserved)  # a time key logwrap sets itself: rare, Python's
-        self._fast = accelerated and ACCELERATED and not clash and len(options.time_keys) <= 16
+        # Rare set-ups stay in Python: a time key logwrap sets itself, an id key that is also a label.
+        odd = set(options.time_keys) & set(reserved) or options.id_key in self._fields
+        self._fast = accelerated and ACCELERATED and not odd and len(options.time_keys) <= 16
         self._fast_args = (
             self._encode(self._fields)[_map_header_length(len(self._fields)):] + self._encode(options.id_key),
             len(self._fields) + 1,
