@@ -171,3 +171,17 @@ def demo() -> None:
     from .demo import run_demo  # imported here: only this command needs an HTTP client
 
     sys.exit(asyncio.run(run_demo(logger("shipper demo"), sys.stdout.isatty())))
+
+
+@main.command("logging-config")
+@click.option("--schema", type=click.Choice(["ecs", "flat"]),
+              help="Field schema [default: LOG_SCHEMA or ecs].")
+@click.option("--level", help="Root level [default: LOG_LEVEL or INFO].")
+@reports_errors("shipper logging-config")
+def logging_config_command(schema: str | None, level: str | None) -> None:
+    """Print a logging dictConfig as JSON, e.g. for `uvicorn --log-config FILE`."""
+    import json
+
+    from .logs import logging_config
+
+    click.echo(json.dumps(logging_config(level, schema), indent=2))
