@@ -82,6 +82,17 @@ def test_the_import_writes_one_json_line_per_record_on_stdout():
     assert (record["message"], record["service"]["name"]) == ("hello", "svc") and result.stderr == ""
 
 
+def test_each_record_is_flushed_as_it_is_logged():
+    code = "import shipper.autolog, logging, sys\nlogging.getLogger('app').info('first')\nsys.stdin.read()"
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             env=_base_env())
+    try:
+        assert json.loads(child.stdout.readline())["message"] == "first"  # while the child still runs
+    finally:
+        child.stdin.close()
+        child.wait(10)
+
+
 def test_an_uncaught_exception_becomes_a_record():
     result = run_app("raise ValueError('bad config')")
     (record,) = records(result)

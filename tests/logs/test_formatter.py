@@ -2,6 +2,7 @@ import asyncio
 import decimal
 import json
 import logging
+import threading
 
 import pytest
 
@@ -102,6 +103,26 @@ def test_context_fields_do_not_bleed_between_concurrent_asyncio_tasks(logs, log)
 
     asyncio.run(main())
     assert sorted((r["message"], r["request_id"]) for r in out.records()) == [("handled a", "a"), ("handled b", "b")]
+
+
+def test_context_fields_bound_in_one_thread_stay_in_that_thread(logs, log):
+    out = logs()
+    bound_here = threading.Event()
+    logged_there = threading.Event()
+
+    def other() -> None:
+        bound_here.wait(5)
+        log.info("other thread")
+        logged_there.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    shipper.bind(user="ann")
+    bound_here.set()
+    logged_there.wait(5)
+    thread.join()
+    shipper.unbind("user")
+    assert [r.get("user") for r in out.records()] == [None]
 
 
 def test_an_unknown_schema_is_a_clear_error():
