@@ -185,3 +185,21 @@ def logging_config_command(schema: str | None, level: str | None) -> None:
     from .logs import logging_config
 
     click.echo(json.dumps(logging_config(level, schema), indent=2))
+
+
+@main.command()
+@click.option("--root", type=click.Path(file_okay=False, exists=True), default=".",
+              help="The repository (holding configs/ and docker-compose.yml).")
+@reports_errors("shipper check")
+def check(root: str) -> None:
+    """Check configs/ and docker-compose.yml with the real tools found here (fluentd, logrotate,
+    docker compose), else with shipper's own parsers."""
+    from pathlib import Path
+
+    from .check import Checker, report
+    from .errors import DataError
+
+    lines, ok = report(Checker(Path(root)).check())
+    click.echo("\n".join(lines))
+    if not ok:
+        raise DataError("some files have problems (above)")

@@ -6,6 +6,7 @@ unprepared app would, and logwrap turns it into one record.
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import sys
@@ -41,7 +42,11 @@ class _PlainAccessLog(WSGIRequestHandler):
 
 
 def main() -> None:
-    server = make_server("127.0.0.1", 0, app, handler_class=_PlainAccessLog)
+    parser = argparse.ArgumentParser(description="shipper's sample app")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0: any free port (the one taken is logged)")
+    args = parser.parse_args()
+    server = make_server(args.host, args.port, app, handler_class=_PlainAccessLog)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     log("info", "listening", port=server.server_port)
     try:

@@ -1,0 +1,357 @@
+"""``shipper check``: every file under configs/ and docker-compose.yml, checked by the real tool
+when it is installed, else by a parser of our own, each reported ok or with the line at fault.
+
+The per-format checks are pure functions from text to problems; running the tools (``fluentd
+--dry-run``, ``logrotate -d``, ``docker-compose config``) is the thin layer at the end.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int  # 1-based; 0 when the problem is the file as a whole
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    problems: tuple[Problem, ...]
+    how: str  # which tool or parser checked it
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# --- pure checks: text -> problems ------------------------------------------------------------
+
+def json_problems(text: str) -> list[Problem]:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return [Problem(exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")]
+    return []
+
+
+def yaml_problems(text: str) -> list[Problem]:
+    try:
+        yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or exc
+        return [Problem(mark.line + 1 if mark else 0, f"invalid YAML: {problem}")]
+    return []
+
+
+def ilm_policy_problems(text: str) -> list[Problem]:
+    policy = json.loads(text)
+    phases = policy.get("policy", {}).get("phases", {})
+    problems = []
+    if "rollover" not in phases.get("hot", {}).get("actions", {}):
+        problems.append(Problem(0, "the ILM policy has no hot-phase rollover"))
+    if "delete" not in phases.get("delete", {}).get("actions", {}):
+        problems.append(Problem(0, "the ILM policy has no delete phase"))
+    return problems
+
+
+def index_template_problems(text: str) -> list[Problem]:
+    template = json.loads(text)
+    patterns = template.get("index_patterns") or []
+    if not patterns:
+        return [Problem(0, "the index template has no index_patterns")]
+    builtin = any(re.fullmatch(r"logs-[^*]*-.*", p) or p.startswith("logs-") for p in patterns)
+    if builtin and template.get("priority", 0) <= 100:
+        return [Problem(0, f"index_patterns {patterns} overlap the built-in logs-*-* template: "
+                           "give it a priority above 100")]
+    return []
+
+
+def component_template_problems(text: str) -> list[Problem]:
+    if "mappings" not in json.loads(text).get("template", {}):
+        return [Problem(0, "the component template has no template.mappings")]
+    return []
+
+
+def saved_objects_problems(text: str) -> list[Problem]:
+    """Kibana's export format: one object per line, nested JSON strings valid, references known."""
+    problems, objects, references = [], set(), []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(number, f"invalid JSON: {exc.msg} (column {exc.colno})"))
+            continue
+        missing = [key for key in ("type", "id", "attributes") if key not in item]
+        if missing:
+            problems.append(Problem(number, f"saved object without {', '.join(missing)}"))
+            continue
+        objects.add((item["type"], item["id"]))
+        problems += _embedded_json(number, item["attributes"])
+        references += [(number, ref) for ref in item.get("references", [])]
+    for number, ref in references:
+        if (ref.get("type"), ref.get("id")) not in objects:
+            problems.append(Problem(number, f"reference to {ref.get('type')} {ref.get('id')!r}, "
+                                            "which is not in the file"))
+    return problems
+
+
+def _embedded_json(number: int, attributes: dict[str, Any]) -> list[Problem]:
+    fields = {**attributes, **attributes.get("kibanaSavedObjectMeta", {})}
+    problems = []
+    for key, value in fields.items():
+        if key.endswith("JSON") or key == "visState":
+            try:
+                json.loads(value)
+            except (TypeError, json.JSONDecodeError) as exc:
+                problems.append(Problem(number, f"{key} is not valid JSON: {exc}"))
+    return problems
+
+
+_SECTION = re.compile(r"^\s*<(/?)([A-Za-z@][\w@.]*)([^>]*)>\s*(#.*)?$")
+
+
+def fluentd_problems(text: str) -> list[Problem]:
+    """Fluentd's section structure: every <section> closed by its own </section>."""
+    stack: list[tuple[str, int]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped.startswith("<"):
+            continue
+        match = _SECTION.match(line)
+        if not match:
+            return [Problem(number, f"cannot read {stripped!r} as a <section> tag")]
+        closing, name = match.group(1), match.group(2)
+        if not closing:
+            stack.append((name, number))
+        elif not stack:
+            return [Problem(number, f"</{name}> closes nothing")]
+        elif stack[-1][0] != name:
+            return [Problem(number, f"</{name}> closes <{stack[-1][0]}> opened on line {stack[-1][1]}")]
+        else:
+            stack.pop()
+    return [Problem(line, f"<{name}> is never closed") for name, line in stack[-1:]]
+
+
+def braces_problems(text: str) -> list[Problem]:
+    """Logstash pipelines and logrotate files: braces balanced outside strings, regular
+    expressions (``=~ /.../``) and comments."""
+    opened: list[int] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        for char in _code_of(line):
+            if char == "{":
+                opened.append(number)
+            elif char == "}":
+                if not opened:
+                    return [Problem(number, "'}' closes nothing")]
+                opened.pop()
+    return [Problem(opened[-1], "'{' is never closed")] if opened else []
+
+
+def _code_of(line: str) -> str:
+    """The line without its strings, regular expressions and comment."""
+    code, quote, escaped = [], "", False
+    for index, char in enumerate(line):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'" or (char == "/" and line[:index].rstrip().endswith(("=~", "!~"))):
+            quote = char
+        elif char == "#":
+            break
+        else:
+            code.append(char)
+    return "".join(code)
+
+
+def ini_problems(text: str) -> list[Problem]:
+    parser = configparser.ConfigParser(interpolation=None, strict=True)
+    try:
+        parser.read_string(text)
+    except configparser.MissingSectionHeaderError as exc:
+        return [Problem(exc.lineno, f"cannot parse {exc.line.strip()!r}: expected a [section] first")]
+    except configparser.ParsingError as exc:
+        number, bad = exc.errors[0]
+        return [Problem(number, f"cannot parse {bad.strip()!r}")]
+    except configparser.Error as exc:
+        found = re.search(r"line (\d+)", str(exc))
+        return [Problem(int(found.group(1)) if found else 0, str(exc).splitlines()[0])]
+    programs = [s for s in parser.sections() if s.startswith(("watcher:", "program:"))]
+    missing = [s for s in programs if not parser.has_option(s, "cmd") and not parser.has_option(s, "command")]
+    return [Problem(0, f"[{s}] has no command") for s in missing]
+
+
+def dockerfile_problems(text: str) -> list[Problem]:
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            first = line.split()[0].upper()
+            return [] if first in ("FROM", "ARG") else [Problem(number, "must start with FROM")]
+    return [Problem(0, "empty Dockerfile")]
+
+
+_SEMANTIC_CHECKS = {"ilm-policy.json": ilm_policy_problems, "index-template.json": index_template_problems,
+                    "component-template.json": component_template_problems}
+
+
+def includes(text: str) -> list[str]:
+    lines = (line.strip() for line in text.splitlines())
+    return [line.split(None, 1)[1] for line in lines if line.startswith("@include ")]
+
+
+# --- the I/O layer: files, tools --------------------------------------------------------------
+
+Runner = Callable[[list[str], Path], tuple[int, str]]
+
+
+def run_tool(command: list[str], cwd: Path) -> tuple[int, str]:
+    try:
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 1, str(exc)
+    return done.returncode, done.stdout + done.stderr
+
+
+class Checker:
+    def __init__(self, root: Path, which: Callable[[str], str | None] = shutil.which,
+                 run: Runner = run_tool) -> None:
+        if not (root / "configs").is_dir():
+            raise ConfigError(f"no configs/ directory under {root}: run from the repository or pass --root")
+        self.root = root
+        self._which = which
+        self._run = run
+
+    def check(self) -> list[Finding]:
+        files = sorted(p for p in (self.root / "configs").rglob("*") if p.is_file() and p.name[0] != ".")
+        compose = self.root / "docker-compose.yml"
+        pieces = {(f.parent / name).resolve() for f in files if f.suffix == ".conf"
+                  for name in includes(f.read_text())}
+        findings = [self._file(path, pieces) for path in files if path.suffix != ".md"]
+        if compose.exists():
+            findings.append(self._compose(compose))
+        return findings
+
+    def _file(self, path: Path, pieces: set[Path]) -> Finding:
+        relative = str(path.relative_to(self.root))
+        text = path.read_text()
+        parts = path.relative_to(self.root / "configs").parts
+        kind, name = parts[0], path.name
+        if path.suffix == ".json":
+            return self._json(relative, text, name)
+        if path.suffix == ".ndjson":
+            return Finding(relative, tuple(saved_objects_problems(text)), "saved-objects parser")
+        if path.suffix in (".yml", ".yaml"):
+            return Finding(relative, tuple(yaml_problems(text)), "YAML parser")
+        if name == "Dockerfile":
+            return Finding(relative, tuple(dockerfile_problems(text)), "Dockerfile check")
+        if kind == "fluentd":
+            return self._fluentd(path, relative, text, path.resolve() in pieces)
+        if kind == "logstash":
+            return Finding(relative, tuple(braces_problems(text)), "pipeline syntax")
+        if kind == "logrotate":
+            return self._logrotate(path, relative, text)
+        if kind in ("circus", "supervisor"):
+            return Finding(relative, tuple(ini_problems(text)), "INI parser")
+        return Finding(relative, (), "not checked: unknown kind")
+
+    def _json(self, relative: str, text: str, name: str) -> Finding:
+        problems = json_problems(text)
+        if not problems:
+            semantic = _SEMANTIC_CHECKS.get(name)
+            problems = semantic(text) if semantic else []
+        return Finding(relative, tuple(problems), "JSON parser")
+
+    def _fluentd(self, path: Path, relative: str, text: str, piece: bool) -> Finding:
+        problems = fluentd_problems(text)
+        missing = [name for name in includes(text) if not (path.parent / name).exists()]
+        problems += [Problem(_line_of(text, f"@include {name}"), f"@include {name}: no such file")
+                     for name in missing]
+        fluentd = self._which("fluentd")
+        if problems or piece or fluentd is None:
+            how = "section syntax" + ("" if piece or fluentd else "; fluentd not on PATH")
+            return Finding(relative, tuple(problems), how + (" (included by another file)" if piece else ""))
+        code, output = self._run([fluentd, "--dry-run", "-c", path.name], path.parent)
+        problems = [] if code == 0 else [Problem(0, _fluentd_error(output))]
+        return Finding(relative, tuple(problems), "fluentd --dry-run")
+
+    def _logrotate(self, path: Path, relative: str, text: str) -> Finding:
+        problems = braces_problems(text)
+        logrotate = self._which("logrotate")
+        if problems or logrotate is None:
+            return Finding(relative, tuple(problems), "brace syntax; logrotate not installed")
+        with tempfile.TemporaryDirectory() as state:
+            status = os.path.join(state, "status")
+            code, output = self._run([logrotate, "-d", "-s", status, str(path.resolve())], path.parent)
+        errors = [line for line in output.splitlines() if line.startswith("error:")]
+        if code == 0 and not errors:
+            return Finding(relative, (), "logrotate -d")
+        return Finding(relative, tuple(_logrotate_problem(line) for line in errors or [output.strip()]),
+                       "logrotate -d")
+
+    def _compose(self, compose: Path) -> Finding:
+        relative = str(compose.relative_to(self.root))
+        problems = yaml_problems(compose.read_text())
+        command = self._compose_command()
+        if problems or command is None:
+            return Finding(relative, tuple(problems), "YAML parser; docker-compose not installed")
+        code, output = self._run([*command, "-f", compose.name, "config", "-q"], compose.parent)
+        problem = (Problem(0, " ".join(output.split())),) if code else ()
+        return Finding(relative, problem, " ".join(command) + " config")
+
+    def _compose_command(self) -> list[str] | None:
+        docker = self._which("docker")
+        if docker and self._run([docker, "compose", "version"], self.root)[0] == 0:
+            return [docker, "compose"]
+        found = self._which("docker-compose")
+        return [found] if found else None
+
+
+def _line_of(text: str, fragment: str) -> int:
+    return next((n for n, line in enumerate(text.splitlines(), 1) if fragment in line), 0)
+
+
+def _fluentd_error(output: str) -> str:
+    lines = [line for line in output.splitlines() if "error" in line.lower()] or output.strip().splitlines()
+    return " ".join(lines[0].split()) if lines else "failed without a message"
+
+
+def _logrotate_problem(line: str) -> Problem:
+    found = re.match(r"error: [^:]*:(\d+) (.*)", line)
+    return Problem(int(found.group(1)), found.group(2)) if found else Problem(0, line.removeprefix("error: "))
+
+
+def report(findings: Iterable[Finding]) -> tuple[list[str], bool]:
+    """One line a file: ok, or FAIL with each problem."""
+    lines, ok = [], True
+    for finding in findings:
+        if finding.ok:
+            lines.append(f"ok    {finding.path}  ({finding.how})")
+            continue
+        ok = False
+        lines += [f"FAIL  {finding.path}: {problem}  ({finding.how})" for problem in finding.problems]
+    return lines, ok

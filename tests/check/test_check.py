@@ -1,0 +1,124 @@
+"""shipper check: the repository's configs pass; a broken copy of each file fails precisely."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shipper.check import Checker, braces_problems, fluentd_problems, report
+
+ROOT = Path(__file__).resolve().parents[2]
+needs = {tool: pytest.mark.skipif(shutil.which(tool) is None, reason=f"{tool} is not installed here")
+         for tool in ("fluentd", "logrotate", "docker-compose")}
+
+
+@pytest.fixture
+def copy(tmp_path):
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path)
+    return tmp_path
+
+
+def break_file(root: Path, relative: str, old: str, new: str) -> None:
+    path = root / relative
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {relative}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def failures(root: Path, tools: bool = True) -> list[str]:
+    """The FAIL lines; without ``tools``, shipper's own parsers only (the same on every machine)."""
+    checker = Checker(root) if tools else Checker(root, which=lambda name: None)
+    lines, ok = report(checker.check())
+    return [line for line in lines if line.startswith("FAIL")]
+
+
+def test_every_config_in_the_repository_passes():
+    lines, ok = report(Checker(ROOT).check())
+    assert ok, "\n".join(lines)
+    checked = {line.split()[1] for line in lines}
+    assert {"docker-compose.yml", "configs/fluentd/fluent.conf", "configs/kibana/saved-objects.ndjson",
+            "configs/logrotate/gunicorn", "configs/logstash/pipeline/shipper.conf",
+            "configs/elasticsearch/index-template.json", "configs/circus/circus.ini"} <= checked
+
+
+@needs["logrotate"]
+def test_logrotate_files_are_checked_by_logrotate_itself():
+    lines, _ = report(Checker(ROOT).check())
+    assert any(line.startswith("ok    configs/logrotate/gunicorn") and "(logrotate -d)" in line for line in lines)
+
+
+@needs["docker-compose"]
+def test_the_compose_file_is_checked_by_docker_compose():
+    lines, _ = report(Checker(ROOT).check())
+    assert any(line.startswith("ok    docker-compose.yml") and "config)" in line for line in lines)
+
+
+BROKEN = [
+    ("configs/fluentd/elasticsearch.conf", "</buffer>", "", "line 44: </match> closes <buffer> opened on line 23"),
+    ("configs/fluentd/fluent.conf", "@include pipeline.conf", "@include pipeline2.conf",
+     "line 8: @include pipeline2.conf: no such file"),
+    ("configs/elasticsearch/ilm-policy.json", '"delete": {}', '"delete": {},', "line 16: invalid JSON"),
+    ("configs/elasticsearch/index-template.json", '"priority": 200', '"priority": 100',
+     "overlap the built-in logs-*-* template: give it a priority above 100"),
+    ("configs/elasticsearch/ilm-policy.json", '"delete": {}', '"freeze": {}', "the ILM policy has no delete phase"),
+    ("configs/kibana/saved-objects.ndjson", '"id":"shipper-errors"}]', '"id":"shipper-gone"}]',
+     "line 5: reference to search 'shipper-gone', which is not in the file"),
+    ("configs/kibana/saved-objects.ndjson", '"visState":"{', '"visState":"{{', "line 3: visState is not valid JSON"),
+    ("configs/kibana/kibana.yml", 'server.host: "0.0.0.0"', 'server.host: "0.0.0.0', "invalid YAML"),
+    ("configs/logstash/pipeline/shipper.conf", "  mutate {", "  mutate {{", "'{' is never closed"),
+    ("configs/circus/circus.ini", "cmd = logwrap", "cmdx = logwrap", "[watcher:web] has no command"),
+    ("configs/supervisor/shipper.conf", "[program:web]", "program:web]", "line 2: cannot parse 'program:web]'"),
+    ("configs/fluentd/Dockerfile", "FROM fluent", "FRM fluent", "must start with FROM"),
+]
+
+
+@pytest.mark.parametrize(("relative", "old", "new", "expected"), BROKEN, ids=[case[0] + ":" + case[3][:30] for case in BROKEN])
+def test_a_broken_copy_fails_with_the_file_and_what_is_wrong(copy, relative, old, new, expected):
+    break_file(copy, relative, old, new)
+    (failure,) = failures(copy, tools=False)
+    assert failure.startswith(f"FAIL  {relative}: ") and expected in failure
+
+
+@needs["logrotate"]
+def test_a_logrotate_typo_is_reported_by_logrotate_with_its_line(copy):
+    break_file(copy, "configs/logrotate/gunicorn", "    rotate 14", "    rotat 14")
+    (failure,) = failures(copy)
+    assert failure.startswith("FAIL  configs/logrotate/gunicorn: line 7: unknown option 'rotat'")
+
+
+@needs["docker-compose"]
+def test_a_compose_mistake_is_reported_by_docker_compose(copy):
+    break_file(copy, "docker-compose.yml", "    healthcheck:", "    healthchek:")
+    (failure,) = failures(copy)
+    assert failure.startswith("FAIL  docker-compose.yml: ") and "healthchek" in failure
+
+
+@needs["fluentd"]
+def test_a_fluentd_mistake_is_reported_by_fluentd_dry_run(copy):
+    break_file(copy, "configs/fluentd/elasticsearch.conf", "@type elasticsearch\n", "@type elasticsearchx\n")
+    failed = failures(copy)
+    assert failed and all("elasticsearchx" in line and "(fluentd --dry-run)" in line for line in failed)
+
+
+def test_fluentd_sections_must_close_in_order():
+    assert [str(p) for p in fluentd_problems("<match **>\n  <buffer>\n</match>\n")] == [
+        "line 3: </match> closes <buffer> opened on line 2"]
+
+
+def test_braces_inside_strings_regexes_and_comments_do_not_count():
+    assert braces_problems('if [a] =~ /^\\{/ {\n  x => "}{" # {\n}\n') == []
+
+
+def test_the_command_exits_65_and_names_the_file(copy):
+    break_file(copy, "configs/logstash/pipeline/shipper.conf", "  mutate {", "  mutate {{")
+    result = subprocess.run([sys.executable, "-m", "shipper", "check", "--root", str(copy)], capture_output=True, text=True)
+    assert result.returncode == 65 and "FAIL  configs/logstash/pipeline/shipper.conf" in result.stdout
+    assert result.stderr.strip() == "shipper check: some files have problems (above)"
+
+
+def test_a_directory_without_configs_is_a_clear_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "shipper", "check", "--root", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 64 and "no configs/ directory under" in result.stderr and "Traceback" not in result.stderr
