@@ -203,3 +203,92 @@ def check(root: str) -> None:
     click.echo("\n".join(lines))
     if not ok:
         raise DataError("some files have problems (above)")
+
+
+@main.group()
+def stack() -> None:
+    """The local pipeline of docker-compose.yml: Elasticsearch, Kibana, Fluentd (needs Docker)."""
+
+
+def _stack(root: str) -> Any:
+    from pathlib import Path
+
+    from .stack import Stack
+
+    return Stack(Path(root), say=click.echo)
+
+
+_ROOT = click.option("--root", type=click.Path(file_okay=False, exists=True), default=".",
+                     help="The repository (holding docker-compose.yml).")
+
+
+@stack.command("up")
+@_ROOT
+@click.option("--profile", "profiles", multiple=True, type=click.Choice(["logstash", "demo"]),
+              help="Also start Logstash or the demo app under logwrap.")
+@click.option("--timeout", type=click.FloatRange(1), default=600.0, help="Seconds to wait for health.")
+@reports_errors("shipper stack up")
+def stack_up(root: str, profiles: tuple[str, ...], timeout: float) -> None:
+    """Start the stack and wait until every container is healthy."""
+    _stack(root).up(profiles, timeout)
+
+
+@stack.command("down")
+@_ROOT
+@click.option("--volumes", is_flag=True, help="Also delete Elasticsearch's data.")
+@reports_errors("shipper stack down")
+def stack_down(root: str, volumes: bool) -> None:
+    """Stop the stack."""
+    _stack(root).down(volumes)
+
+
+@stack.command("status")
+@_ROOT
+@reports_errors("shipper stack status")
+def stack_status(root: str) -> None:
+    """Show each container and its health."""
+    containers = _stack(root).status()
+    click.echo("\n".join(str(c) for c in containers) if containers else "the stack is not running")
+
+
+@main.group()
+def es() -> None:
+    """Elasticsearch: install templates and Kibana objects, read records back."""
+
+
+_ES_URL = click.option("--url", default="http://localhost:9200", help="Elasticsearch URL.")
+
+
+@es.command("setup")
+@_ES_URL
+@click.option("--kibana-url", default="http://localhost:5601", help="Kibana URL ('none' to skip Kibana).")
+@click.option("--configs", type=click.Path(file_okay=False, exists=True), default="configs",
+              help="The configs/ directory of the repository.")
+@reports_errors("shipper es setup")
+def es_setup(url: str, kibana_url: str, configs: str) -> None:
+    """Install the ILM policy, templates and Kibana saved objects of configs/."""
+    from pathlib import Path
+
+    from .es import Cluster, setup
+
+    setup(Cluster(url), Path(configs), None if kibana_url == "none" else kibana_url, click.echo)
+
+
+@es.command("tail")
+@_ES_URL
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new records.")
+@click.option("--service", help="Only this service.name.")
+@click.option("--level", help="Only this log.level (info, error, ...).")
+@click.option("--query", "-q", help="A query_string query, e.g. 'error.type:TimeoutError'.")
+@click.option("--lines", "-n", type=click.IntRange(1, 10_000), default=20, help="How many recent records.")
+@reports_errors("shipper es tail")
+def es_tail(url: str, follow: bool, service: str | None, level: str | None, query: str | None,
+            lines: int) -> None:
+    """Print recent records, oldest first, like `kubectl logs`."""
+    from .es import Cluster, TailQuery, tail
+
+    try:
+        for line in tail(Cluster(url), TailQuery(service, level, query, lines), follow):
+            click.echo(line)
+    except KeyboardInterrupt:
+        pass
