@@ -55,6 +55,8 @@ def main() -> None:
 @click.option("--hostname", default=DEFAULT_HOSTNAME, help="Our name in the handshake (self_hostname).")
 @click.option("--max-frame-bytes", type=ByteSize(), default=DEFAULT_MAX_FRAME_BYTES,
               help="Close connections that send a larger message.")
+@click.option("--frame-timeout", type=click.FloatRange(0, min_open=True), default=60.0,
+              help="Close connections whose started message is not whole after this many seconds.")
 @click.option("--socket-mode", default="0600", help="Mode of Unix sockets we create (octal).")
 @click.option("--tls-cert", type=click.Path(dir_okay=False), help="Certificate for tls:// listeners.")
 @click.option("--tls-key", type=click.Path(dir_okay=False), help="Private key for tls:// listeners.")
@@ -63,8 +65,8 @@ def main() -> None:
 @click.option("--heartbeat/--no-heartbeat", default=True, help="Answer Fluentd's UDP heartbeat.")
 @reports_errors("shipper receive")
 def receive(listen: tuple[str, ...], output: str, color: bool | None, shared_key: str | None,
-            users: tuple[str, ...], hostname: str, max_frame_bytes: int, socket_mode: str,
-            tls_cert: str | None, tls_key: str | None, tls_client_ca: str | None,
+            users: tuple[str, ...], hostname: str, max_frame_bytes: int, frame_timeout: float,
+            socket_mode: str, tls_cert: str | None, tls_key: str | None, tls_client_ca: str | None,
             heartbeat: bool) -> None:
     """Receive Forward protocol messages and print one JSON line per event."""
     options = ReceiverOptions(
@@ -73,6 +75,7 @@ def receive(listen: tuple[str, ...], output: str, color: bool | None, shared_key
         users=_users(users, shared_key),
         hostname=hostname,
         max_frame_bytes=max_frame_bytes,
+        frame_timeout=frame_timeout,
         socket_mode=_octal(socket_mode),
         tls=_server_tls(tls_cert, tls_key, tls_client_ca),
         heartbeat=heartbeat,

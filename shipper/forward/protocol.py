@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -149,6 +150,9 @@ def encode(obj: object) -> bytes:
         raise LocalProtocolError(f"cannot encode {type(obj).__name__}: {exc}") from exc
 
 
+_DECLARED = re.compile(r"(\d+) exceeds max_(bin|str|ext|array|map)_len")
+
+
 class Framer:
     """Splits a byte stream into whole msgpack messages; the one place frames are bounded.
 
@@ -166,6 +170,13 @@ class Framer:
             strict_map_key=False,
             ext_hook=ext_hook,
             max_buffer_size=2 * max_frame_bytes,
+            # A header declaring more than a frame can hold is refused at once, not after the
+            # sender has trickled in max_frame_bytes of it.
+            max_bin_len=max_frame_bytes,
+            max_str_len=max_frame_bytes,
+            max_ext_len=max_frame_bytes,
+            max_array_len=max_frame_bytes,
+            max_map_len=max_frame_bytes,
         )
         self._fed = 0
         self._taken = 0
@@ -194,6 +205,13 @@ class Framer:
                 break
             except RemoteProtocolError:
                 raise
+            except ValueError as exc:
+                declared = _DECLARED.match(str(exc))
+                if declared is None:
+                    raise RemoteProtocolError(f"invalid msgpack at byte {self._taken}: {exc}") from exc
+                raise RemoteProtocolError(f"a message declares a field of {declared.group(1)} "
+                                          f"{'items' if declared.group(2) in ('array', 'map') else 'bytes'}, "
+                                          f"over the {self._max}-byte frame limit") from exc
             except Exception as exc:  # msgpack raises a zoo of types for bad bytes
                 raise RemoteProtocolError(f"invalid msgpack at byte {self._taken}: {exc}") from exc
             self._check_size(self._unpacker.tell() - self._taken)

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError, OutputError, ShipperError
+from ..errors import ConfigError, OutputError, RemoteProtocolError, ShipperError
 from .address import Address
 from .handshake import ServerHandshake
 from .protocol import DEFAULT_MAX_FRAME_BYTES, EventBatch, Framer, encode_ack, interpret
@@ -50,6 +50,8 @@ class ReceiverOptions:
     tls: ServerTls | None = None
     heartbeat: bool = True
     deny_keepalive: bool = False  # as Fluentd's: close each connection after its first ack
+    # Seconds a started message may take to arrive whole (slowloris); idle connections may stay.
+    frame_timeout: float = 60.0
 
 
 class Receiver:
@@ -202,7 +204,7 @@ class _Connection:
         if self._shake is not None:
             await self._send(self._shake.helo(keepalive=not self._options.deny_keepalive))
         while not self._done:
-            data = await read_some(self._reader, self._peer)
+            data = await self._read()
             if self._faults.cut_mid_frame and data:
                 self._faults.cut_mid_frame = False
                 await self._handle(data[: len(data) // 2])
@@ -211,6 +213,16 @@ class _Connection:
             await self._handle(data)
             if not data:
                 return
+
+    async def _read(self) -> bytes:
+        """The next bytes; a message begun must be finished within ``frame_timeout``."""
+        if not self._framer.pending:
+            return await read_some(self._reader, self._peer)
+        try:
+            return await asyncio.wait_for(read_some(self._reader, self._peer), self._options.frame_timeout)
+        except asyncio.TimeoutError:
+            raise RemoteProtocolError(f"a message stayed incomplete for {self._options.frame_timeout:g}s "
+                                      f"({self._framer.pending} bytes of it received)") from None
 
     async def _handle(self, data: bytes) -> None:
         batches: list[EventBatch] = []

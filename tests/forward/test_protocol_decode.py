@@ -178,3 +178,8 @@ def test_a_tiny_gzip_body_cannot_inflate_past_the_frame_limit():
 def test_a_helo_where_an_ack_was_expected_says_the_server_wants_a_shared_key():
     with pytest.raises(RemoteProtocolError, match="set --shared-key"):
         acks_in([["HELO", {"nonce": b"n"}]])
+
+
+def test_a_header_declaring_more_items_than_a_frame_holds_is_refused_at_once():
+    with pytest.raises(RemoteProtocolError, match="declares a field of 2147483647 items, over the 1024-byte frame"):
+        list(Framer(1024).feed(b"\xdd\x7f\xff\xff\xff"))

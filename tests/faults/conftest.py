@@ -1,0 +1,72 @@
+"""The fault suite: real processes, real sockets, a proxy for network faults.
+
+Run alone with ``python -m pytest tests/faults -s``: each scenario records the figure it measured, and
+the session ends with the reliability table the README shows (one row per scenario).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .proxy import FaultProxy
+from .receivers import CountingReceiver, RestartableReceiver
+
+_ROWS: list[tuple[str, str, str]] = []
+
+
+@pytest.fixture
+def reliability(request):
+    """``reliability(figure)``: this scenario's row (its docstring's first line, the figure, the command)."""
+    def record(figure: str) -> None:
+        scenario = (request.function.__doc__ or request.node.name).strip().splitlines()[0]
+        _ROWS.append((scenario, figure, f"python -m pytest '{request.node.nodeid}'"))
+    return record
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if not _ROWS:
+        return
+    terminalreporter.section("reliability table")
+    terminalreporter.write_line("| scenario | measured here | reproduce |")
+    terminalreporter.write_line("|---|---|---|")
+    for scenario, figure, command in _ROWS:
+        terminalreporter.write_line(f"| {scenario} | {figure} | `{command}` |")
+
+
+@pytest.fixture
+def restartable_receiver():
+    started: list[RestartableReceiver] = []
+
+    def start(*args: str) -> RestartableReceiver:
+        started.append(RestartableReceiver(*args))
+        return started[-1]
+
+    yield start
+    for receiver in started:
+        receiver.stop()
+
+
+@pytest.fixture
+def proxy():
+    made: list[FaultProxy] = []
+
+    def make(target_port: int) -> FaultProxy:
+        made.append(FaultProxy(target_port))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+@pytest.fixture
+def counting_receiver():
+    started: list[CountingReceiver] = []
+
+    def start(*args: str) -> CountingReceiver:
+        started.append(CountingReceiver(*args))
+        return started[-1]
+
+    yield start
+    for receiver in started:
+        receiver.stop()

@@ -1,0 +1,97 @@
+"""A real ``shipper receive`` on a fixed port that can be killed and started again."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import threading
+from collections import Counter
+
+from ..processes import SHIPPER
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RestartableReceiver:
+    """Counts every record it prints (by ``event.id``) across all its lives."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"tcp://127.0.0.1:{self.port}"
+        self.ids: Counter[str] = Counter()
+        self.received = 0
+        self._args = args
+        self._changed = threading.Condition()
+        self.proc: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([*SHIPPER, "receive", "-l", self.url, *self._args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        line = self.proc.stderr.readline()  # "listening on ...": it is ready
+        assert "listening on" in line, line
+        self._reader = threading.Thread(target=self._collect, args=(self.proc,), daemon=True)
+        self._reader.start()
+
+    def _collect(self, proc: subprocess.Popen[str]) -> None:
+        for line in proc.stdout:
+            record = json.loads(line)["record"]
+            with self._changed:
+                self.ids[record.get("event.id", "")] += 1
+                self.received += 1
+                self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 120) -> None:
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.received >= count, timeout):
+                raise AssertionError(f"only {self.received} of {count} records arrived")
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye; what it printed before is kept (it acks only what it wrote)."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._reader.join(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(30)
+        self._reader.join(30)
+        self.proc.stderr.close()
+
+    @property
+    def duplicates(self) -> int:
+        return sum(count - 1 for count in self.ids.values())
+
+
+class CountingReceiver:
+    """``shipper receive --count``: cheap enough for floods; its count and peak memory at the end."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen([*SHIPPER, "receive", "--count", "-l", "tcp://127.0.0.1:0", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stderr.readline()
+        assert "listening on" in line, line
+        self.url = line.split("listening on ", 1)[1].strip()
+        self.port = int(self.url.rsplit(":", 1)[1])
+        self.counted = 0
+
+    def peak_mib(self) -> float:
+        with open(f"/proc/{self.proc.pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+
+    def stop(self) -> int:
+        """Stop it (again: a no-op); the number of events it counted."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            out, _ = self.proc.communicate(timeout=30)
+            totals = [line for line in out.splitlines() if line.startswith("events=")]
+            self.counted = int(totals[-1].split()[0].split("=")[1]) if totals else 0
+        return self.counted

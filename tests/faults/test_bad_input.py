@@ -1,0 +1,154 @@
+"""Bad input: random bytes through the sans-I/O core, monsters through logwrap, abuse of the receiver."""
+
+from __future__ import annotations
+
+import resource
+import socket
+import subprocess
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shipper.forward.protocol import decode_packed_entries
+from shipper.wrap.framing import LineFramer, Part
+from shipper.wrap.multiline import Group, Grouper
+from shipper.wrap.records import IdSource, RecordBuilder, RecordOptions
+
+from ..processes import LOGWRAP, SHIPPER, python, run_logwrap
+from .test_network_faults import measured, summary
+
+_EXAMPLES = 500
+_seen = {"inputs": 0, "bytes": 0}
+
+
+def expected_lines(data: bytes) -> list[bytes]:
+    """The lines the framing must give: split on \\n, one trailing \\r removed, the tail kept."""
+    pieces = data.split(b"\n")
+    lines = [p[:-1] if p.endswith(b"\r") else p for p in pieces]
+    return lines if lines[-1] else lines[:-1]
+
+
+@settings(max_examples=_EXAMPLES, deadline=None)
+@given(st.binary(max_size=3000) | st.lists(st.sampled_from([b"\n", b"\r", b"{", b"}", b"\xff", b"x" * 100,
+                                                         b"Traceback (most recent call last):", b'  File "a"']),
+                                       max_size=60).map(b"".join),
+       st.lists(st.integers(1, 700), max_size=8), st.sampled_from([64, 300, 4096]))
+def random_bytes_property(data, cuts, max_line):
+    framer = LineFramer(max_line)
+    items: list = []
+    position = 0
+    for cut in cuts + [len(data)]:
+        items += framer.feed(data[position:position + cut])
+        position += cut
+    items += framer.end()
+    whole, parts = [], b""
+    for item in items:  # every byte is in a line or a part, in order
+        if isinstance(item, Part):
+            parts += item.data
+            if item.last:
+                whole.append(parts)
+                parts = b""
+        else:
+            whole.append(item)
+    assert whole == expected_lines(data)
+    grouped = Grouper("python").feed(items, data, 0.0) + Grouper("python").end()
+    assert sum(len(g.lines) if isinstance(g, Group) else 1 for g in grouped) <= len(items)
+    body, end = RecordBuilder("stdout", RecordOptions(), IdSource()).pack(items, 0, 10**6, 10**9, 0)
+    assert end == len(items) and len(decode_packed_entries(body)) == len(items)
+    _seen["inputs"] += 1
+    _seen["bytes"] += len(data)
+
+
+def test_random_bytes_row(reliability):
+    """hypothesis: random bytes through framing, record building and multiline grouping"""
+    random_bytes_property()
+    reliability(f"{_seen['inputs']:,} random inputs ({_seen['bytes']:,} bytes), read in random pieces: "
+                "0 exceptions, every byte in a line or a part, one record per item")
+
+
+MONSTERS = {
+    "invalid UTF-8": b"caf\xe9 \xff\xfe ok",
+    "NUL bytes": b"a\x00b\x00c",
+    "JSON nested 100,000 deep": b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+    "a JSON array": b"[1, 2, 3]",
+    "a JSON scalar": b"42",
+}
+
+
+def test_odd_lines_become_text_records(forward_receiver, reliability):
+    """Invalid UTF-8, NUL bytes, JSON nested 100,000 deep, JSON arrays and scalars on a line"""
+    app = "import sys\nfor line in sys.stdin.buffer: sys.stdout.buffer.write(line)"
+    result = run_logwrap(forward_receiver.url, command=python(app), input=b"\n".join(MONSTERS.values()) + b"\n")
+    records = [e.record["message"] for e in forward_receiver.wait_for(len(MONSTERS))]
+    assert result.returncode == 0
+    assert records == [line.decode("utf-8", "replace") for line in MONSTERS.values()]
+    reliability(f"{len(MONSTERS)} of {len(MONSTERS)} kept as text records, byte for byte (invalid UTF-8 replaced)")
+
+
+def test_a_100_mb_line(counting_receiver, reliability):
+    """A 100 MB single line"""
+    receiver = counting_receiver()
+    code, err, peak, elapsed = measured([*LOGWRAP, "--to", receiver.url, "--", "sh", "-c",
+                                          "head -c 100000000 /dev/zero | tr '\\0' x; echo"])
+    lines, records, shipped, dropped, spilled = summary(err)
+    received = receiver.stop()
+    assert code == 0 and (lines, shipped, dropped, spilled) == (96, 96, 0, 0) and received == 96
+    reliability(f"shipped as {shipped} parts of at most 1 MiB (Docker's partial_* fields), none lost; "
+                f"peak RSS {peak:.0f} MiB; {elapsed:.1f} s")
+
+
+def test_a_gigabyte_of_one_byte_without_newline(counting_receiver, reliability):
+    """A 1 GB stream of one repeated byte with no newline"""
+    receiver = counting_receiver()
+    code, err, peak, elapsed = measured([*LOGWRAP, "--to", receiver.url, "--", "sh", "-c",
+                                          "head -c 1073741824 /dev/zero | tr '\\0' a"])
+    lines, records, shipped, dropped, spilled = summary(err)
+    received = receiver.stop()
+    assert code == 0 and shipped == received == 1024 and dropped == spilled == 0 and peak < 64 + 40
+    reliability(f"split into {shipped:,} parts of 1 MiB, all delivered; peak RSS {peak:.0f} MiB "
+                f"(bound 104); {elapsed:.1f} s ({1024 / elapsed:.0f} MB/s)")
+
+
+def test_receiver_under_abuse_serves_others(counting_receiver, reliability):
+    """Into shipper receive: random bytes, truncated and oversized frames, a slowloris, 1,000 idle connections"""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    receiver = counting_receiver("--max-frame-bytes", "1MiB", "--frame-timeout", "2")
+    host, port = "127.0.0.1", receiver.port
+    idle = [socket.create_connection((host, port)) for _ in range(1000)]
+    slow = socket.create_connection((host, port))
+    abusive = []
+    for payload in (bytes(range(256)) * 4, b"\x93\xa3tag\xc6\x00\x10\x00\x00", b"\x93\xa1t\xc6\x7f\xff\xff\xff"):
+        conn = socket.create_connection((host, port))
+        conn.sendall(payload)
+        abusive.append(conn)
+    try:
+        for byte in b"\x93\xa3tag":  # a slowloris: a frame one byte at a time
+            slow.send(bytes([byte]))
+            time.sleep(0.05)  # the slowness is the attack
+        started = time.monotonic()
+        sent = subprocess.run([*SHIPPER, "send", "--to", receiver.url], capture_output=True, timeout=120,
+                              input=b"".join(b'{"n": %d}\n' % n for n in range(100_000)))
+        elapsed = time.monotonic() - started
+        peak = receiver.peak_mib()
+        # the garbage at once; the oversized and the truncated frames, and the slowloris, at the frame timeout
+        refused = [_closed_by_peer(conn) for conn in [*abusive, slow]]
+    finally:
+        for conn in [*idle, slow, *abusive]:
+            conn.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    received = receiver.stop()
+    assert sent.returncode == 0 and received == 100_000 and peak < 200 and refused == [True] * 4
+    reliability(f"garbage closed at once; oversized and truncated frames and the slowloris closed at the "
+                f"frame timeout (2 s); 1,000 idle connections held; a "
+                f"normal sender alongside got 100,000 of 100,000 acked in {elapsed:.1f} s; receiver peak RSS "
+                f"{peak:.0f} MiB")
+
+
+def _closed_by_peer(conn: socket.socket) -> bool:
+    conn.settimeout(10)
+    try:
+        return conn.recv(1) == b""
+    except ConnectionResetError:
+        return True

@@ -1,0 +1,127 @@
+"""The child misbehaves, the peer never acks, and what logwrap must never do (write files, leak secrets)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import time
+
+import pytest
+import trustme
+
+from shipper.forward.transport import ServerTls
+
+from ..processes import LOGWRAP, SHIPPER, python, run_logwrap
+from .test_network_faults import summary
+
+CRASHES = {
+    "SIGSEGV": ("import os, signal, sys\nfor n in range(1000): print(n)\nsys.stdout.flush()\n"
+                "os.kill(os.getpid(), signal.SIGSEGV)", 128 + signal.SIGSEGV),
+    "SIGKILL": ("import os, signal, sys\nfor n in range(1000): print(n)\nsys.stdout.flush()\n"
+                "os.kill(os.getpid(), signal.SIGKILL)", 128 + signal.SIGKILL),
+    "closes stdout early": ("import os, sys\nfor n in range(1000): print(n)\nsys.stdout.flush()\nos.close(1)\n"
+                            "import time\nprint('still here', file=sys.stderr)", 0),
+    "grandchild keeps the pipes": ("import subprocess, sys\nfor n in range(1000): print(n)\nsys.stdout.flush()\n"
+                                   "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])", 0),
+}
+
+
+def test_child_crashes_and_misbehaviour(forward_receiver, reliability):
+    """Child crashes (SIGSEGV, SIGKILL), closes stdout early, or leaves a grandchild holding the pipes"""
+    figures = []
+    for name, (code, expected) in CRASHES.items():
+        forward_receiver.clear()
+        started = time.monotonic()
+        result = run_logwrap(forward_receiver.url, "--drain-timeout", "3", command=python(code))
+        elapsed = time.monotonic() - started
+        forward_receiver.wait_for(1000)
+        lines, records, shipped, dropped, spilled = summary(result.stderr.decode())
+        assert result.returncode == expected and shipped >= 1000 and dropped == spilled == 0
+        figures.append(f"{name}: exit {result.returncode}, 1,000 of 1,000 shipped, {elapsed:.1f} s")
+    reliability("; ".join(figures))
+
+
+def test_a_child_that_ignores_term(forward_receiver, reliability):
+    """Child ignores TERM: logwrap passes it on and keeps running with it, until the child is killed"""
+    code = ("import os, signal, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "print(os.getpid(), flush=True)\ntime.sleep(60)")
+    proc = subprocess.Popen([*LOGWRAP, "--to", forward_receiver.url, "--", *python(code)], stderr=subprocess.PIPE)
+    (event,) = forward_receiver.wait_for(1)
+    proc.send_signal(signal.SIGTERM)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(1)  # still running: the child ignored TERM, as it chose to
+    os.kill(int(event.record["message"]), signal.SIGKILL)  # what a supervisor does after its timeout
+    assert proc.wait(10) == 128 + signal.SIGKILL
+    reliability("TERM passed on and ignored; logwrap stayed with its child; the child's KILL gave exit 137")
+
+
+def test_a_peer_that_never_acks(forward_receiver, reliability):
+    """Fluentd in_unix style peer (never acks), logwrap with acks on"""
+    forward_receiver.faults.withhold_acks = True
+    started = time.monotonic()
+    result = run_logwrap(forward_receiver.url, "--ack-timeout", "1", "--drain-timeout", "5",
+                         command=python("for n in range(100): print(n)"))
+    elapsed = time.monotonic() - started
+    err = result.stderr.decode()
+    warnings = [line for line in err.splitlines() if "--no-ack" in line]
+    lines, records, shipped, dropped, spilled = summary(err)
+    assert result.returncode == 0 and len(warnings) == 1 and shipped + spilled == 100
+    reliability(f"one warning naming --no-ack; no hang (exit after {elapsed:.1f} s); "
+                f"{spilled} records spilled to stderr, none lost")
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_logwrap_never_opens_a_file_for_writing(forward_receiver, tmp_path, reliability):
+    """logwrap never opens a file for writing (strace -f, logwrap's own process)"""
+    trace = tmp_path / "trace"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    command = ["strace", "-f", "-qq", "-e", "trace=open,openat,creat", "-o", str(trace), *LOGWRAP,
+               "--to", forward_receiver.url, "--", *python("for n in range(1000): print(n)")]
+    assert subprocess.run(command, env=env, capture_output=True, timeout=60).returncode == 0
+    calls = trace.read_text().splitlines()
+    logwrap_pid = calls[0].split()[0]  # the first process traced is logwrap itself
+    own = [line for line in calls if line.split()[0] == logwrap_pid]
+    writes = [line for line in own if re.search(r"O_WRONLY|O_RDWR|O_CREAT|creat\(", line)]
+    assert own and writes == [], writes
+    reliability(f"{len(own)} open calls by logwrap's process, 0 for writing")
+
+
+def test_redacted_secrets_never_reach_the_wire(forward_receiver, reliability):
+    """Secrets redacted by the logging setup never reach the wire (checked at the receiver)"""
+    app = ("import logging, shipper.autolog\nlogging.getLogger('a').info('login', extra={'password': 'hunter2', "
+           "'headers': {'Authorization': 'Bearer s3cr3t'}, 'user': {'api_key': 'k-123'}})")
+    result = run_logwrap(forward_receiver.url, command=python(app))
+    (event,) = forward_receiver.wait_for(1)
+    wire = repr(event.record)
+    assert result.returncode == 0 and not any(secret in wire for secret in ("hunter2", "s3cr3t", "k-123"))
+    assert event.record["password"] == "[REDACTED]"
+    reliability("3 of 3 secrets masked; none in the received record")
+
+
+def test_unix_socket_is_0600_and_tls_verifies_by_default(tmp_path, forward_receiver_factory, reliability):
+    """The receiver's Unix socket mode is 0600 by default; TLS verification is on by default"""
+    path = tmp_path / "fwd.sock"
+    proc = subprocess.Popen([*SHIPPER, "receive", "-l", f"unix://{path}"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert "listening on" in proc.stderr.readline()
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stderr.close()
+    ca = trustme.CA()
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    receiver = forward_receiver_factory("tls://127.0.0.1:0", tls=ServerTls(str(tmp_path / "server.pem"),
+                                                                           str(tmp_path / "server.pem")))
+    app = python("print('over tls')")
+    unverified = run_logwrap(receiver.url, "--drain-timeout", "2", command=app)
+    verified = run_logwrap(receiver.url, "--tls-ca", str(tmp_path / "ca.pem"), command=app)
+    assert mode == 0o600 and b"certificate could not be verified" in unverified.stderr
+    assert verified.returncode == 0 and [e.record["message"] for e in receiver.wait_for(1)] == ["over tls"]
+    reliability(f"socket mode {mode:o}; a server whose CA is not given is refused (the record is spilled), "
+                "and delivered once --tls-ca names it")
