@@ -79,7 +79,8 @@ class CountingReceiver:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stderr.readline()
         assert "listening on" in line, line
-        self.url = line.split("listening on ", 1)[1].strip()
+        self.urls = line.split("listening on ", 1)[1].strip().split(", ")
+        self.url = self.urls[0]
         self.port = int(self.url.rsplit(":", 1)[1])
         self.counted = 0
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 
+import trustme
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -152,3 +153,28 @@ def _closed_by_peer(conn: socket.socket) -> bool:
         return conn.recv(1) == b""
     except ConnectionResetError:
         return True
+
+
+def test_wrong_credentials_are_refused_clearly_and_others_served(counting_receiver, tmp_path, reliability):
+    """Into shipper receive: a wrong shared key, and TLS with a wrong CA, beside a good client"""
+    ca, other = trustme.CA(), trustme.CA()
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    other.cert_pem.write_to_path(str(tmp_path / "other.pem"))
+    receiver = counting_receiver("-l", "tls://127.0.0.1:0", "--shared-key", "right", "--tls-cert",
+                                 str(tmp_path / "server.pem"), "--tls-key", str(tmp_path / "server.pem"))
+    tls_url = receiver.urls[1]
+
+    def send(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*SHIPPER, "send", "--retry-limit", "0", *args], input=b'{"a": 1}\n' * 10,
+                              capture_output=True, timeout=60)
+
+    wrong_key = send("--to", receiver.url, "--shared-key", "wrong")
+    wrong_ca = send("--to", tls_url, "--shared-key", "right", "--tls-ca", str(tmp_path / "other.pem"))
+    good = send("--to", tls_url, "--shared-key", "right", "--tls-ca", str(tmp_path / "ca.pem"))
+    counted = receiver.stop()
+    assert b"shared key mismatch" in wrong_key.stderr and wrong_key.returncode != 0
+    assert b"certificate could not be verified" in wrong_ca.stderr and wrong_ca.returncode != 0
+    assert good.returncode == 0 and counted == 10 and b"Traceback" not in wrong_key.stderr + wrong_ca.stderr
+    reliability("wrong key: 'shared key mismatch'; wrong CA: 'certificate could not be verified'; "
+                "no traceback; the good client's 10 of 10 delivered")

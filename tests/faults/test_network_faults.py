@@ -112,7 +112,7 @@ def test_network_cut_repeatedly(restartable_receiver, proxy, reliability):
     """Network cut (the proxy drops every connection) 5 times during 200,000 records"""
     receiver = restartable_receiver()
     network = proxy(receiver.port)
-    proc = logwrap(network.url, "--on-full", "block", command=json_writer(200_000))
+    proc = logwrap(network.url, "--on-full", "block", "--drain-timeout", "60", command=json_writer(200_000))
     for at in range(30_000, 180_000, 30_000):
         receiver.wait_for(at)
         network.cut()
