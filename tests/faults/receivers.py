@@ -42,6 +42,8 @@ class RestartableReceiver:
 
     def _collect(self, proc: subprocess.Popen[str]) -> None:
         for line in proc.stdout:
+            if not line.endswith("\n"):
+                break  # cut off by a SIGKILL: never acked, so logwrap sends that record again
             record = json.loads(line)["record"]
             with self._changed:
                 self.ids[record.get("event.id", "")] += 1
