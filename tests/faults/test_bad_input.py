@@ -87,13 +87,17 @@ def test_odd_lines_become_text_records(forward_receiver, reliability):
     reliability(f"{len(MONSTERS)} of {len(MONSTERS)} kept as text records, byte for byte (invalid UTF-8 replaced)")
 
 
+def flood(receiver, shell: str) -> tuple[int, tuple[int, ...], int, float, float]:  # type: ignore[no-untyped-def]
+    """logwrap around ``sh -c shell``: exit status, its summary, records received, peak RSS, seconds."""
+    code, err, peak, elapsed = measured([*LOGWRAP, "--to", receiver.url, "--", "sh", "-c", shell])
+    return code, summary(err), receiver.stop(), peak, elapsed
+
+
 def test_a_100_mb_line(counting_receiver, reliability):
     """A 100 MB single line"""
-    receiver = counting_receiver()
-    code, err, peak, elapsed = measured([*LOGWRAP, "--to", receiver.url, "--", "sh", "-c",
-                                          "head -c 100000000 /dev/zero | tr '\\0' x; echo"])
-    lines, records, shipped, dropped, spilled = summary(err)
-    received = receiver.stop()
+    code, totals, received, peak, elapsed = flood(counting_receiver(),
+                                                  "head -c 100000000 /dev/zero | tr '\\0' x; echo")
+    lines, records, shipped, dropped, spilled = totals
     assert code == 0 and (lines, shipped, dropped, spilled) == (96, 96, 0, 0) and received == 96
     reliability(f"shipped as {shipped} parts of at most 1 MiB (Docker's partial_* fields), none lost; "
                 f"peak RSS {peak:.0f} MiB; {elapsed:.1f} s")
@@ -101,11 +105,8 @@ def test_a_100_mb_line(counting_receiver, reliability):
 
 def test_a_gigabyte_of_one_byte_without_newline(counting_receiver, reliability):
     """A 1 GB stream of one repeated byte with no newline"""
-    receiver = counting_receiver()
-    code, err, peak, elapsed = measured([*LOGWRAP, "--to", receiver.url, "--", "sh", "-c",
-                                          "head -c 1073741824 /dev/zero | tr '\\0' a"])
-    lines, records, shipped, dropped, spilled = summary(err)
-    received = receiver.stop()
+    code, totals, received, peak, elapsed = flood(counting_receiver(), "head -c 1073741824 /dev/zero | tr '\\0' a")
+    lines, records, shipped, dropped, spilled = totals
     assert code == 0 and shipped == received == 1024 and dropped == spilled == 0 and peak < 64 + 40
     reliability(f"split into {shipped:,} parts of 1 MiB, all delivered; peak RSS {peak:.0f} MiB "
                 f"(bound 104); {elapsed:.1f} s ({1024 / elapsed:.0f} MB/s)")
