@@ -180,6 +180,7 @@ class Framer:
         )
         self._fed = 0
         self._taken = 0
+        self.completed = 0  # messages yielded so far
 
     @property
     def pending(self) -> int:
@@ -216,6 +217,7 @@ class Framer:
                 raise RemoteProtocolError(f"invalid msgpack at byte {self._taken}: {exc}") from exc
             self._check_size(self._unpacker.tell() - self._taken)
             self._taken = self._unpacker.tell()
+            self.completed += 1
             yield message
         self._check_size(self.pending)
 

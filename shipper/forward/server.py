@@ -191,6 +191,8 @@ class _Connection:
         self._shake = self._new_handshake()
         self._count_only = not receiver.sink.wants_records
         self._done = False
+        self._began: float | None = None  # when the message now arriving began (loop time)
+        self._completed = 0
 
     def _new_handshake(self) -> ServerHandshake | None:
         if self._options.shared_key is None:
@@ -215,11 +217,17 @@ class _Connection:
                 return
 
     async def _read(self) -> bytes:
-        """The next bytes; a message begun must be finished within ``frame_timeout``."""
+        """The next bytes. A message, once begun, must be whole within ``frame_timeout`` in all:
+        a slowloris sending a byte now and then is cut off too."""
         if not self._framer.pending:
+            self._began = None
             return await read_some(self._reader, self._peer)
+        now = asyncio.get_running_loop().time()
+        if self._began is None or self._framer.completed != self._completed:
+            self._began, self._completed = now, self._framer.completed  # a new message began
+        remaining = self._began + self._options.frame_timeout - now
         try:
-            return await asyncio.wait_for(read_some(self._reader, self._peer), self._options.frame_timeout)
+            return await asyncio.wait_for(read_some(self._reader, self._peer), max(remaining, 0))
         except asyncio.TimeoutError:
             raise RemoteProtocolError(f"a message stayed incomplete for {self._options.frame_timeout:g}s "
                                       f"({self._framer.pending} bytes of it received)") from None

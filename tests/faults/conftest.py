@@ -6,6 +6,11 @@ the session ends with the reliability table the README shows (one row per scenar
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+
 import pytest
 
 from .proxy import FaultProxy
@@ -33,6 +38,32 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
         terminalreporter.write_line(f"| {scenario} | {figure} | `{command}` |")
 
 
+def _stop_all(things, stop) -> None:  # type: ignore[no-untyped-def]
+    """Stop every one, even when stopping one fails."""
+    for thing in things:
+        with contextlib.suppress(Exception):
+            stop(thing)
+
+
+@pytest.fixture
+def spawn():
+    """Popen in a new session; at the end the whole process group is killed (logwrap and its child)."""
+    started: list[subprocess.Popen] = []
+
+    def start(command: list[str], **kwargs) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+        started.append(subprocess.Popen(command, start_new_session=True, **kwargs))
+        return started[-1]
+
+    yield start
+
+    def kill(proc: subprocess.Popen) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+    _stop_all(started, kill)
+
+
 @pytest.fixture
 def restartable_receiver():
     started: list[RestartableReceiver] = []
@@ -42,8 +73,7 @@ def restartable_receiver():
         return started[-1]
 
     yield start
-    for receiver in started:
-        receiver.stop()
+    _stop_all(started, RestartableReceiver.stop)
 
 
 @pytest.fixture
@@ -55,8 +85,7 @@ def proxy():
         return made[-1]
 
     yield make
-    for each in made:
-        each.close()
+    _stop_all(made, FaultProxy.close)
 
 
 @pytest.fixture
@@ -68,5 +97,4 @@ def counting_receiver():
         return started[-1]
 
     yield start
-    for receiver in started:
-        receiver.stop()
+    _stop_all(started, CountingReceiver.stop)

@@ -36,7 +36,9 @@ class RestartableReceiver:
         self.proc = subprocess.Popen([*SHIPPER, "receive", "-l", self.url, *self._args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         line = self.proc.stderr.readline()  # "listening on ...": it is ready
-        assert "listening on" in line, line
+        if "listening on" not in line:
+            self.proc.kill()
+            raise AssertionError(f"shipper receive did not start: {line}")
         self._reader = threading.Thread(target=self._collect, args=(self.proc,), daemon=True)
         self._reader.start()
 
@@ -50,7 +52,7 @@ class RestartableReceiver:
                 self.received += 1
                 self._changed.notify_all()
 
-    def wait_for(self, count: int, timeout: float = 120) -> None:
+    def wait_for(self, count: int, timeout: float = 90) -> None:
         with self._changed:
             if not self._changed.wait_for(lambda: self.received >= count, timeout):
                 raise AssertionError(f"only {self.received} of {count} records arrived")
@@ -64,8 +66,13 @@ class RestartableReceiver:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(30)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
         self._reader.join(30)
+        self.proc.stdout.close()
         self.proc.stderr.close()
 
     @property
@@ -80,7 +87,10 @@ class CountingReceiver:
         self.proc = subprocess.Popen([*SHIPPER, "receive", "--count", "-l", "tcp://127.0.0.1:0", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stderr.readline()
-        assert "listening on" in line, line
+        if "listening on" not in line:
+            self.proc.kill()
+            raise AssertionError(f"shipper receive did not start: {line}")
+        self.log = ""
         self.urls = line.split("listening on ", 1)[1].strip().split(", ")
         self.url = self.urls[0]
         self.port = int(self.url.rsplit(":", 1)[1])
@@ -94,7 +104,8 @@ class CountingReceiver:
         """Stop it (again: a no-op); the number of events it counted."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
-            out, _ = self.proc.communicate(timeout=30)
+            out, err = self.proc.communicate(timeout=30)
+            self.log = err
             totals = [line for line in out.splitlines() if line.startswith("events=")]
             self.counted = int(totals[-1].split()[0].split("=")[1]) if totals else 0
         return self.counted
