@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .stack import compose_command
 
 
 @dataclass(frozen=True)
@@ -316,19 +317,12 @@ class Checker:
     def _compose(self, compose: Path) -> Finding:
         relative = str(compose.relative_to(self.root))
         problems = yaml_problems(compose.read_text())
-        command = self._compose_command()
+        command = compose_command(self._which, lambda command: self._run(command, self.root)[0] == 0)
         if problems or command is None:
             return Finding(relative, tuple(problems), "YAML parser; docker-compose not installed")
         code, output = self._run([*command, "-f", compose.name, "config", "-q"], compose.parent)
         problem = (Problem(0, " ".join(output.split())),) if code else ()
         return Finding(relative, problem, " ".join(command) + " config")
-
-    def _compose_command(self) -> list[str] | None:
-        docker = self._which("docker")
-        if docker and self._run([docker, "compose", "version"], self.root)[0] == 0:
-            return [docker, "compose"]
-        found = self._which("docker-compose")
-        return [found] if found else None
 
 
 def _line_of(text: str, fragment: str) -> int:

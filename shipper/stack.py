@@ -58,6 +58,16 @@ def parse_inspect(output: str) -> list[Container]:
     return containers
 
 
+def compose_command(which: Callable[[str], str | None],
+                    succeeds: Callable[[list[str]], bool]) -> list[str] | None:
+    """``docker compose`` when the plugin answers, else the older ``docker-compose``, else None."""
+    docker = which("docker")
+    if docker and succeeds([docker, "compose", "version"]):
+        return [docker, "compose"]
+    legacy = which("docker-compose")
+    return [legacy] if legacy else None
+
+
 def _run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(command), capture_output=True, text=True)
 
@@ -97,13 +107,10 @@ class Stack:
         return self._containers()
 
     def _compose_command(self) -> list[str]:
-        docker = self._which("docker")
-        if docker and self._run([docker, "compose", "version"]).returncode == 0:
-            return [docker, "compose"]
-        legacy = self._which("docker-compose")
-        if legacy:
-            return [legacy]
-        raise ConfigError("neither `docker compose` nor `docker-compose` is installed")
+        found = compose_command(self._which, lambda command: self._run(command).returncode == 0)
+        if found is None:
+            raise ConfigError("neither `docker compose` nor `docker-compose` is installed")
+        return found
 
     def _require_engine(self) -> None:
         docker = self._which("docker")

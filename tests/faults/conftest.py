@@ -64,37 +64,33 @@ def spawn():
     _stop_all(started, kill)
 
 
+def _starter(make):  # type: ignore[no-untyped-def]
+    """A function that makes things with ``make``, and the list of what it made."""
+    made: list = []
+
+    def start(*args):  # type: ignore[no-untyped-def]
+        made.append(make(*args))
+        return made[-1]
+
+    return start, made
+
+
 @pytest.fixture
 def restartable_receiver():
-    started: list[RestartableReceiver] = []
-
-    def start(*args: str) -> RestartableReceiver:
-        started.append(RestartableReceiver(*args))
-        return started[-1]
-
+    start, started = _starter(RestartableReceiver)
     yield start
     _stop_all(started, RestartableReceiver.stop)
 
 
 @pytest.fixture
 def proxy():
-    made: list[FaultProxy] = []
-
-    def make(target_port: int) -> FaultProxy:
-        made.append(FaultProxy(target_port))
-        return made[-1]
-
-    yield make
+    start, made = _starter(FaultProxy)
+    yield start
     _stop_all(made, FaultProxy.close)
 
 
 @pytest.fixture
 def counting_receiver():
-    started: list[CountingReceiver] = []
-
-    def start(*args: str) -> CountingReceiver:
-        started.append(CountingReceiver(*args))
-        return started[-1]
-
+    start, started = _starter(CountingReceiver)
     yield start
     _stop_all(started, CountingReceiver.stop)
