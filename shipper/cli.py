@@ -29,6 +29,7 @@ from .forward.address import parse_address
 from .forward.batcher import MODES, BatchLimits
 from .forward.protocol import DEFAULT_MAX_FRAME_BYTES
 from .forward.server import DEFAULT_HOSTNAME, ReceiverOptions
+from .forward.settlement import unacked_note
 from .forward.transport import ServerTls
 from .receive import OUTPUTS, ReceiveConfig, run_receiver
 from .send import SendConfig, SendReport, send_stream
@@ -164,7 +165,8 @@ def _check_stdin() -> None:
 
 def _summary(report: SendReport, seconds: float) -> str:
     return (f"{report.records} records read, {report.delivered} delivered, {report.failed} failed, "
-            f"{report.wrapped} sent as text, {report.retries} retries in {seconds:.2f}s")
+            f"{report.wrapped} sent as text, {report.retries} retries in {seconds:.2f}s"
+            + unacked_note(report.unacked))
 
 
 @main.command()

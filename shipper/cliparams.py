@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import gc
 import re
+import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -34,6 +35,25 @@ class ByteSize(click.ParamType):
         if not match:
             self.fail(f"{value!r} is not a size like 65536, 64k or 32MiB", param, ctx)
         return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+class SignalName(click.ParamType):
+    """``TERM``, ``SIGTERM`` or ``15``; ``none`` for no signal (None)."""
+
+    name = "signal"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        text = str(value).strip().upper()
+        if text == "NONE":
+            return None
+        try:
+            return int(signal.Signals(int(text)) if text.isdigit() else signal.Signals[
+                text if text.startswith("SIG") else f"SIG{text}"])
+        except (KeyError, ValueError):
+            self.fail(f"{value!r} is not a signal: write a name like TERM or KILL, a number, or none",
+                      param, ctx)
 
 
 def reports_errors(prefix: str) -> Callable[[F], F]:
@@ -76,7 +96,8 @@ def tune_gc() -> None:
 
 _CONNECTION_OPTIONS = [
     click.option("--ack/--no-ack", default=True,
-                 help="Wait for the server's ack of every chunk (Fluentd's in_unix never acks)."),
+                 help="Wait for the server's ack of every chunk (a Unix-socket server that never "
+                      "acks, like Fluentd's in_unix, is found within a second)."),
     click.option("--connect-timeout", type=click.FloatRange(0, min_open=True), default=5.0,
                  help="Seconds to connect and finish the handshake."),
     click.option("--write-timeout", type=click.FloatRange(0, min_open=True), default=10.0,

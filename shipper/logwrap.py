@@ -15,6 +15,7 @@ import click
 
 from .cliparams import (
     ByteSize,
+    SignalName,
     client_options,
     connection_options,
     logger,
@@ -64,6 +65,8 @@ ENV_PREFIX = "LOGWRAP"
 @click.option("--drain-timeout", type=click.FloatRange(0), default=5.0,
               help="Seconds to deliver what is buffered after the child exits.")
 @click.option("--tee", is_flag=True, help="Also copy the child's output to our stdout and stderr.")
+@click.option("--death-signal", type=SignalName(), default="TERM",
+              help="Sent to the child if logwrap itself is killed (kill -9, OOM); none: let it run on.")
 @connection_options
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @reports_errors("logwrap")
@@ -71,7 +74,7 @@ def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...
          time_keys: tuple[str, ...], id_key: str, multiline: str, multiline_timeout: float,
          max_line_bytes: int, buffer_bytes: int, on_full: str, flush_interval: float,
          batch_records: int, batch_bytes: int, compress: str, drain_timeout: float, tee: bool,
-         command: tuple[str, ...], **connection: Any) -> None:
+         death_signal: int | None, command: tuple[str, ...], **connection: Any) -> None:
     """Run COMMAND and ship what it prints to Fluentd, without touching the disk.
 
     Exits with COMMAND's status (128+N if signal N killed it).
@@ -86,6 +89,7 @@ def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...
         buffer_bytes=buffer_bytes, on_full=on_full,
         limits=BatchLimits(batch_records, batch_bytes, flush_interval), gzip=compress == "gzip",
         client=client_options(addresses, log, **connection), drain_timeout=drain_timeout, tee=tee,
+        death_signal=death_signal,
     )
     tune_gc()
     return_large_buffers_to_the_os()

@@ -48,6 +48,7 @@ class SendConfig:
 class SendReport:
     records: int = 0
     delivered: int = 0
+    unacked: int = 0  # of the delivered: read by a server that does not ack
     failed: int = 0
     wrapped: int = 0
     retries: int = 0
@@ -63,16 +64,17 @@ class _Delivery:
 
     async def submit(self, chunk: Chunk) -> None:
         future = self._pool.submit(chunk)
-        future.add_done_callback(functools.partial(self._count, count=chunk.count))
+        future.add_done_callback(functools.partial(self._count, chunk=chunk))
         self._waiting.append(future)
         while len(self._waiting) > MAX_BACKLOG:
             await asyncio.wait([self._waiting.popleft()])
 
-    def _count(self, future: asyncio.Future[None], count: int) -> None:
+    def _count(self, future: asyncio.Future[None], chunk: Chunk) -> None:
         if future.exception() is None:
-            self._report.delivered += count
+            self._report.delivered += chunk.count
+            self._report.unacked += chunk.count if chunk.unacked else 0
         else:
-            self._report.failed += count
+            self._report.failed += chunk.count
 
     async def finish(self) -> None:
         if self._waiting:

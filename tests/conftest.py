@@ -1,3 +1,7 @@
+import contextlib
+import os
+import signal
+import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -19,3 +23,29 @@ def receive_process() -> Iterator[Callable[..., ReceiveProcess]]:
     yield start
     for process in started:
         process.stop()
+
+
+def _stop_all(things, stop) -> None:  # type: ignore[no-untyped-def]
+    """Stop every one, even when stopping one fails."""
+    for thing in things:
+        with contextlib.suppress(Exception):
+            stop(thing)
+
+
+@pytest.fixture
+def spawn():
+    """Popen in a new session; at the end the whole process group is killed (logwrap and its child)."""
+    started: list[subprocess.Popen] = []
+
+    def start(command: list[str], **kwargs) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+        started.append(subprocess.Popen(command, start_new_session=True, **kwargs))
+        return started[-1]
+
+    yield start
+
+    def kill(proc: subprocess.Popen) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+    _stop_all(started, kill)

@@ -39,6 +39,7 @@ class Chunk:
     id: str | None  # None when acks are off: the message carries no chunk option
     attempts: int = field(default=0, compare=False)  # times sent
     failures: int = field(default=0, compare=False)  # failed sessions while it waited
+    unacked: bool = field(default=False, compare=False)  # settled by the peer's read, acks requested
 
 
 @dataclass(frozen=True)

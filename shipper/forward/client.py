@@ -8,9 +8,11 @@ parks a coroutine, never the code that drains the child's pipes.
 Delivery is at-least-once: a chunk stays in flight until its ``{"ack": id}`` arrives; when the
 connection fails, in-flight chunks go back to the front of the shared queue, in order, where
 this client (after a ``backoff`` delay) or a healthier one takes them again, byte-identical.
-A peer that accepts data but has never acked anything (Fluentd's in_unix) gets one warning
-telling the user to turn acks off, and the chunks it swallowed fail instead of being resent
-forever.
+On a Unix socket the client also sees what the peer has read, and a peer that reads chunks
+but never acks (Fluentd's in_unix) is found within a second: one warning names the remedy,
+and chunks are settled once read (``settlement``). Over TCP and TLS, where reads cannot be
+seen, a peer that has never acked anything gets one warning at the ack timeout telling the
+user to turn acks off, and the chunks it swallowed fail instead of being resent forever.
 """
 
 from __future__ import annotations
@@ -38,7 +40,18 @@ from .batcher import Chunk
 from .handshake import ClientHandshake
 from .protocol import DEFAULT_MAX_FRAME_BYTES, Framer, acks_in
 from .queue import ChunkQueue
-from .transport import TlsOptions, client_context, close_stream, open_stream, read_some, write_all
+from .settlement import NOACK_GRACE, Settlement, Verdict
+from .transport import (
+    TlsOptions,
+    client_context,
+    close_stream,
+    open_stream,
+    read_some,
+    unread_bytes,
+    write_all,
+)
+
+READ_POLL = 0.02  # seconds between looks at what a Unix-socket peer has read
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,8 @@ class ForwardClient:
         self._by_id: dict[str, Chunk] = {}
         self._acked = asyncio.Event()
         self._ever_acked = False
+        self._settlement = Settlement(options.ack, sees_reads=False)
+        self._warned_no_acks = False
         self._progress = False  # something was delivered in the current session
         self.disabled = False  # the server swallows chunks and never acks: stop using it
         self._outage: str | None = None
@@ -146,6 +161,8 @@ class ForwardClient:
     async def _session(self) -> None:
         reader, writer = await open_stream(self.address, self.options.connect_timeout, self._tls)
         self.stats.connects += 1
+        grace = min(NOACK_GRACE, self.options.ack_timeout)
+        self._settlement = Settlement(self.options.ack, unread_bytes(writer) is not None, grace)
         try:
             framer = Framer(self.options.max_frame_bytes)
             keepalive = await self._handshake(reader, writer, framer)
@@ -193,7 +210,7 @@ class ForwardClient:
     ) -> None:
         tasks = [
             asyncio.create_task(self._write_loop(writer, keepalive)),
-            asyncio.create_task(self._read_loop(reader, framer)),
+            asyncio.create_task(self._read_loop(reader, writer, framer)),
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -210,8 +227,9 @@ class ForwardClient:
             chunk = await self._next_chunk(window)
             self._launch(chunk)
             await write_all(writer, chunk.payload, self.options.write_timeout, self.address)
-            if chunk.id is None:
+            if self._settlement.settles_on_write:
                 self._delivered(chunk)
+            self._check_reads(writer)
             if not keepalive:  # the server closes after its ack: one chunk per connection
                 while self._inflight:
                     self._acked.clear()
@@ -238,12 +256,12 @@ class ForwardClient:
         if chunk.id is not None:
             self._by_id[chunk.id] = chunk
 
-    async def _read_loop(self, reader: StreamReader, framer: Framer) -> None:
-        poll = min(1.0, self.options.ack_timeout)
+    async def _read_loop(self, reader: StreamReader, writer: StreamWriter, framer: Framer) -> None:
         while True:
             try:
-                data = await asyncio.wait_for(read_some(reader, self.address), poll)
+                data = await asyncio.wait_for(read_some(reader, self.address), self._poll())
             except asyncio.TimeoutError:
+                self._check_reads(writer)
                 self._check_deadline()
                 continue
             if not data:
@@ -253,14 +271,47 @@ class ForwardClient:
                 raise SendError(f"{self.address}: the server closed the connection")
             for chunk_id in acks_in(framer.feed(data)):
                 self._acked_id(chunk_id)
+            self._check_reads(writer)
             self._check_deadline()
 
+    def _poll(self) -> float:
+        if self._inflight and self._settlement.watches_reads:
+            return READ_POLL
+        return min(1.0, self.options.ack_timeout)
+
     def _acked_id(self, chunk_id: str) -> None:
-        chunk = self._by_id.get(chunk_id)
-        if chunk is None:
-            return  # an ack for a chunk already settled (resent and acked twice)
+        if self._settlement.peer_acks is False:
+            self._warn(f"{self.address}: acknowledges chunks after all; at-least-once delivery again")
+        self._settlement.acked()
         self._ever_acked = True
-        self._delivered(chunk)
+        chunk = self._by_id.get(chunk_id)
+        if chunk is not None:  # else an ack for a chunk already settled (resent and acked twice)
+            self._delivered(chunk)
+
+    def _check_reads(self, writer: StreamWriter) -> None:
+        """Settle what a Unix-socket peer has read, where reading settles (``settlement``)."""
+        if not self._inflight or not self._settlement.watches_reads or unread_bytes(writer) != 0:
+            return
+        verdict = self._settlement.all_read(self._clock())
+        if verdict is Verdict.WAIT:
+            return
+        if verdict is Verdict.SETTLE_NO_ACKS:
+            self._warn_no_acks()
+        for chunk in self._take_inflight():
+            chunk.unacked = chunk.id is not None
+            self._delivered(chunk)
+
+    def _warn_no_acks(self) -> None:
+        if self._warned_no_acks:
+            return
+        self._warned_no_acks = True
+        self._warn(
+            f"{self.address} reads chunks but acknowledged none within {self._settlement.grace:g}s "
+            "(Fluentd's in_unix never acks): records now count as shipped once it has read them, "
+            "and a crash of that server can lose them. For at-least-once delivery send to "
+            "Fluentd's in_forward (tcp://HOST:24224); to go without acks and this warning, "
+            "pass --no-ack"
+        )
 
     def _delivered(self, chunk: Chunk) -> None:
         self._inflight.pop(id(chunk), None)
@@ -274,12 +325,14 @@ class ForwardClient:
         self._acked.set()
 
     def _check_deadline(self) -> None:
-        if not self._inflight or not self.options.ack:
+        """A chunk neither acked nor (where reading settles) read in time: the peer stalled."""
+        if not self._inflight or self._settlement.settles_on_write:
             return
         chunk, deadline = next(iter(self._inflight.values()))
         if self._clock() >= deadline:
+            awaited = "ack" if self.options.ack and self._settlement.peer_acks is not False else "read"
             raise AckTimeoutError(
-                f"{self.address}: no ack for a chunk of {chunk.count} records "
+                f"{self.address}: no {awaited} of a chunk of {chunk.count} records "
                 f"within {self.options.ack_timeout:g}s"
             )
 
@@ -291,7 +344,8 @@ class ForwardClient:
 
     def _on_failure(self, error: TransportError | ProtocolError) -> None:
         sent = self._take_inflight()
-        if isinstance(error, AckTimeoutError) and not self._ever_acked:
+        swallowed = not self._ever_acked and not self._settlement.sees_reads
+        if isinstance(error, AckTimeoutError) and swallowed:
             self._fail_swallowed(error, sent)
             return
         self._queue.give_back(sent)

@@ -7,8 +7,12 @@ This is the edge where ``OSError``, ``ssl.SSLError`` and timeouts become ``Conne
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import socket
 import ssl
+import struct
+import termios
 from dataclasses import dataclass
 
 from ..errors import ConfigError, ConnectError, SendError
@@ -106,6 +110,25 @@ async def write_all(writer: asyncio.StreamWriter, data: bytes, timeout: float, p
         raise SendError(f"{peer}: could not write for {timeout:g}s (peer not reading)") from None
     except (OSError, ssl.SSLError) as exc:
         raise SendError(f"{peer}: connection lost while writing: {exc}") from exc
+
+
+def unread_bytes(writer: asyncio.StreamWriter) -> int | None:
+    """Bytes written to a Unix socket that the peer has not read yet, in our buffer or the
+    kernel's; None where that cannot be seen (TCP and TLS, or no ``TIOCOUTQ``).
+
+    On a Unix stream socket the kernel charges a sent buffer to the sender until the
+    receiver's ``read`` has taken all of it, so a count of 0 means the peer process has read
+    everything. (On TCP the same count only tells what the peer's kernel has.)
+    """
+    sock = writer.get_extra_info("socket")
+    outq = getattr(termios, "TIOCOUTQ", None)
+    if sock is None or sock.family != socket.AF_UNIX or outq is None:
+        return None
+    try:
+        (queued,) = struct.unpack("i", fcntl.ioctl(sock.fileno(), outq, b"\0\0\0\0"))
+    except OSError:
+        return None
+    return writer.transport.get_write_buffer_size() + queued
 
 
 async def read_some(reader: asyncio.StreamReader, peer: object) -> bytes:

@@ -26,6 +26,7 @@ from ..forward.client import ClientOptions
 from ..forward.eventtime import to_wire
 from ..forward.pool import Pool
 from ..forward.protocol import Framer, interpret
+from ..forward.settlement import unacked_note
 from ..forward.sinks import JsonLinesSink
 from .framing import DEFAULT_MAX_LINE_BYTES, LineFramer
 from .multiline import Grouper
@@ -53,6 +54,7 @@ class WrapConfig:
     client: ClientOptions = ClientOptions()
     drain_timeout: float = 5.0
     tee: bool = False
+    death_signal: int | None = signal.SIGTERM  # the child's, should logwrap die (None: none)
 
     @property
     def base_tag(self) -> str:
@@ -69,10 +71,12 @@ class Totals:
     dropped: int = 0
     spilled: int = 0
     retries: int = 0
+    unacked: int = 0  # of the shipped: read by a server that does not ack
 
     def summary(self) -> str:
         return (f"{self.lines} lines read as {self.records} records: {self.shipped} shipped, "
-                f"{self.dropped} dropped, {self.spilled} spilled to stderr, {self.retries} retries")
+                f"{self.dropped} dropped, {self.spilled} spilled to stderr, {self.retries} retries"
+                + unacked_note(self.unacked))
 
 
 class StreamPipeline:
@@ -212,7 +216,7 @@ class Wrapper:
                 reap(holder[0], exited.set)
 
         loop.add_signal_handler(signal.SIGCHLD, on_sigchld)
-        child = spawn(self.config.command, child_environment(dict(os.environ)))
+        child = spawn(self.config.command, child_environment(dict(os.environ)), self.config.death_signal)
         holder.append(child)
         for signum in FORWARDED:
             loop.add_signal_handler(signum, self._on_signal, child, signum)
@@ -293,6 +297,7 @@ class Wrapper:
         if error is None:
             if not notice:
                 self.totals.shipped += chunk.count
+                self.totals.unacked += chunk.count if chunk.unacked else 0
                 self._report_drops()
         elif isinstance(error, DroppedError):
             if notice:

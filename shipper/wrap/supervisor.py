@@ -5,6 +5,9 @@ untouched; the signals a supervisor or an operator sends (TERM, INT, HUP, QUIT, 
 TTIN, TTOU, WINCH) reach the child; our status is the child's, or 128+N when signal N
 killed it; a command that cannot be found exits 127 and one that cannot run 126, like a
 shell. As PID 1 (a container's entrypoint) every orphan reparented to us is reaped too.
+The child never outlives us unnoticed: if logwrap itself dies (kill -9, the OOM killer), Linux
+sends the child ``death_signal`` (tini's ``-p``), so a supervisor that restarts us does not
+find an orphan still holding the app's port, writing into a broken pipe.
 
 Signal handlers only record (asyncio turns them into loop callbacks); forwarding and
 reaping happen on the loop.
@@ -12,6 +15,7 @@ reaping happen on the loop.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import signal
@@ -43,10 +47,19 @@ def child_environment(environ: dict[str, str]) -> dict[str, str]:
     return environ if "PYTHONUNBUFFERED" in environ else {**environ, "PYTHONUNBUFFERED": "1"}
 
 
-def spawn(argv: Sequence[str], env: dict[str, str]) -> Child:
-    """Start ``argv`` with stdout and stderr piped to us; stdin is shared."""
+PR_SET_PDEATHSIG = 1
+
+
+def spawn(argv: Sequence[str], env: dict[str, str], death_signal: int | None = signal.SIGTERM) -> Child:
+    """Start ``argv`` with stdout and stderr piped to us; stdin is shared.
+
+    Call it from the main thread: Linux sends the death signal when the *thread* that forked
+    the child ends, and only the main thread lives as long as logwrap (as PID 1 too).
+    """
+    arm = _die_with_us(death_signal) if death_signal else None
     try:
-        process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                   preexec_fn=arm)
     except FileNotFoundError:
         raise ExecError(f"{argv[0]}: command not found", 127) from None
     except PermissionError:
@@ -59,6 +72,21 @@ def spawn(argv: Sequence[str], env: dict[str, str]) -> Child:
     process.stderr.close()
     process.returncode = 0  # we reap with waitpid(-1) ourselves; Popen must never try
     return child
+
+
+def _die_with_us(signum: int) -> Callable[[], None] | None:
+    """What the child runs before exec so that it gets ``signum`` when we die (Linux only)."""
+    prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+        if os.getppid() != parent:  # we died before prctl took effect: the signal is due now
+            os.kill(os.getpid(), signum)
+
+    return arm
 
 
 def exit_code(wait_status: int) -> int:

@@ -60,6 +60,16 @@ def test_send_and_receive_over_a_unix_socket(receive_process, tmp_path):
     assert sent.returncode == 0 and len(receiver.events()) == 500
 
 
+def test_send_to_a_unix_socket_peer_that_never_acks_delivers_everything_and_names_the_remedy(
+        forward_receiver_factory, tmp_path):
+    peer = forward_receiver_factory(f"unix://{tmp_path}/in_unix.sock")
+    peer.faults.withhold_acks = True
+    sent = run_send("--to", peer.url, input=LINES)
+    err = sent.stderr.decode()
+    assert sent.returncode == 0 and len(peer.wait_for(500)) == 500
+    assert err.count("--no-ack") == 1 and "(500 of them read by a server that does not ack)" in err
+
+
 def test_the_summary_line_counts_what_was_read_and_delivered(receive_process):
     receiver = receive_process()
     sent = run_send("--to", receiver.url, input=LINES + b"not json\n")

@@ -6,13 +6,9 @@ the session ends with the reliability table the README shows (one row per scenar
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-
 import pytest
 
+from ..conftest import _stop_all
 from .proxy import FaultProxy
 from .receivers import CountingReceiver, RestartableReceiver
 
@@ -36,32 +32,6 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
     terminalreporter.write_line("|---|---|---|")
     for scenario, figure, command in _ROWS:
         terminalreporter.write_line(f"| {scenario} | {figure} | `{command}` |")
-
-
-def _stop_all(things, stop) -> None:  # type: ignore[no-untyped-def]
-    """Stop every one, even when stopping one fails."""
-    for thing in things:
-        with contextlib.suppress(Exception):
-            stop(thing)
-
-
-@pytest.fixture
-def spawn():
-    """Popen in a new session; at the end the whole process group is killed (logwrap and its child)."""
-    started: list[subprocess.Popen] = []
-
-    def start(command: list[str], **kwargs) -> subprocess.Popen:  # type: ignore[no-untyped-def]
-        started.append(subprocess.Popen(command, start_new_session=True, **kwargs))
-        return started[-1]
-
-    yield start
-
-    def kill(proc: subprocess.Popen) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-
-    _stop_all(started, kill)
 
 
 def _starter(make):  # type: ignore[no-untyped-def]

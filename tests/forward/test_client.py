@@ -1,5 +1,8 @@
 import asyncio
+import fcntl
 import socket
+import struct
+import termios
 import threading
 
 import pytest
@@ -111,6 +114,93 @@ def test_without_acks_a_chunk_settles_once_written(forward_receiver):
     assert results == [None] * 3
     forward_receiver.wait_for(30)
     assert forward_receiver.acks_sent == 0
+
+
+def test_a_unix_peer_that_reads_and_never_acks_gets_everything_delivered_and_one_warning(
+        forward_receiver_factory, tmp_path):
+    peer = forward_receiver_factory(f"unix://{tmp_path}/in_unix.sock")
+    peer.faults.withhold_acks = True
+    warnings = []
+    sent = chunks(30)
+    client, results = asyncio.run(deliver(peer.url, sent, warnings=warnings))
+    assert results == [None] * 30 and numbers(peer) == list(range(300))
+    assert len(warnings) == 1 and "reads chunks but acknowledged none" in warnings[0]
+    assert "--no-ack" in warnings[0] and all(chunk.unacked for chunk in sent)
+    assert client.stats.retries == 0
+
+
+def test_a_unix_peer_that_acks_keeps_at_least_once(forward_receiver_factory, tmp_path):
+    peer = forward_receiver_factory(f"unix://{tmp_path}/forward.sock")
+    warnings = []
+    sent = chunks(5)
+    client, results = asyncio.run(deliver(peer.url, sent, warnings=warnings))
+    assert results == [None] * 5 and peer.acks_sent == 5
+    assert warnings == [] and not any(chunk.unacked for chunk in sent)
+
+
+class GatedUnixServer:
+    """A Unix socket server that accepts one connection and reads from it only when let."""
+
+    def __init__(self, path: str) -> None:
+        self.url = f"unix://{path}"
+        self._server = socket.socket(socket.AF_UNIX)
+        self._server.bind(path)
+        self._server.listen()
+        self._conn: socket.socket | None = None
+        self._accepted = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self._conn = self._server.accept()[0]
+        self._accepted.set()
+
+    def waiting_bytes(self) -> int:
+        """Bytes sent to us that we have not read yet."""
+        if not self._accepted.is_set():
+            return 0
+        return struct.unpack("i", fcntl.ioctl(self._conn, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+    def read_all(self) -> None:
+        self._conn.setblocking(False)
+        while self.waiting_bytes():
+            self._conn.recv(1 << 20)
+
+    def close(self) -> None:
+        self._server.close()
+        if self._conn is not None:
+            self._conn.close()
+
+
+@pytest.fixture
+def gated_unix_server(tmp_path):
+    server = GatedUnixServer(str(tmp_path / "gated.sock"))
+    yield server
+    server.close()
+
+
+def test_without_acks_a_unix_peer_settles_a_chunk_only_once_it_has_read_it(gated_unix_server):
+    (chunk,) = chunks(1, ack=False)
+
+    async def scenario():
+        pool = Pool([parse_address(gated_unix_server.url)], ClientOptions(ack=False), delays=no_wait_delays)
+        settled = pool.submit(chunk)
+        while gated_unix_server.waiting_bytes() < len(chunk.payload):  # all of it is on the peer's side
+            await asyncio.sleep(0.01)
+        unsettled_while_unread = not settled.done()
+        gated_unix_server.read_all()
+        await asyncio.wait_for(settled, 10)
+        await pool.close()
+        return unsettled_while_unread
+
+    assert asyncio.run(scenario()) is True
+
+
+def test_a_unix_peer_that_stops_reading_is_a_stall_to_retry_not_a_peer_without_acks(gated_unix_server):
+    warnings = []
+    options = ClientOptions(ack_timeout=0.3, retry_limit=0)
+    client, (error,) = asyncio.run(deliver(gated_unix_server.url, chunks(1), options, warnings))
+    assert isinstance(error, DeliveryError) and "no ack of a chunk of 10 records within 0.3s" in str(error)
+    assert not any("--no-ack" in warning for warning in warnings) and not client.clients[0].disabled
 
 
 @pytest.fixture

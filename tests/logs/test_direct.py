@@ -34,6 +34,18 @@ def test_the_tag_can_be_set(logs, log, forward_receiver):
     assert forward_receiver.wait_for(1)[0].tag == "custom.tag"
 
 
+def test_shipper_to_a_unix_socket_peer_that_never_acks_delivers_every_record_at_once(forward_receiver_factory, tmp_path):
+    peer = forward_receiver_factory(f"unix://{tmp_path}/in_unix.sock")
+    peer.faults.withhold_acks = True
+    code = ("import logging, shipper\n"
+            f"shipper.setup_logging(to='{peer.url}')\n"
+            "for n in range(40): logging.getLogger('app').info('record %d', n)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env=_base_env())
+    received = sorted(int(event.record["message"].split()[1]) for event in peer.wait_for(40))
+    assert result.returncode == 0 and result.stderr == "" and received == list(range(40))
+
+
 def test_tls_is_refused_with_a_pointer_to_logwrap(logs):
     with pytest.raises(ConfigError, match="tcp:// and unix:// only; for TLS run the app under logwrap"):
         logs(to="tls://127.0.0.1:24224")

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -167,6 +168,56 @@ def test_as_pid_1_orphaned_zombies_are_reaped(forward_receiver):
     assert done.returncode == 0, done.stderr
     assert messages(forward_receiver)[0].startswith("zombies=0 ")
     assert "shipper.logwrap" in messages(forward_receiver)[0]
+
+
+DEATH_SIGNAL = ("import ctypes; value = ctypes.c_int(); "
+                "ctypes.CDLL(None).prctl(2, ctypes.byref(value), 0, 0, 0); print(value.value)")  # PR_GET_PDEATHSIG
+
+
+@pytest.mark.parametrize("args, expected", [((), signal.SIGTERM), (("--death-signal", "KILL"), signal.SIGKILL),
+                                            (("--death-signal", "none"), 0)])
+def test_the_child_is_set_to_get_the_death_signal_should_logwrap_die(forward_receiver, args, expected):
+    done = run_logwrap(forward_receiver.url, *args, command=python(DEATH_SIGNAL))
+    assert done.returncode == 0 and messages(forward_receiver) == [str(int(expected))]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a new PID namespace needs root")
+def test_as_pid_1_the_child_is_set_to_get_the_death_signal_too(forward_receiver):
+    done = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", *LOGWRAP, "--to", forward_receiver.url,
+                           "--", *python(DEATH_SIGNAL + "; import os; print(os.getppid())")],
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0 and messages(forward_receiver) == [str(int(signal.SIGTERM)), "1"]
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its reaper does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def wait_until_gone(pids, timeout: float) -> list[int]:
+    """Wait for every pid to end; returns those still running after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return [pid for pid in pids if alive(pid)]
+
+
+def test_a_child_does_not_outlive_a_logwrap_killed_with_sigkill(forward_receiver, spawn):
+    proc = spawn([*LOGWRAP, "--to", forward_receiver.url, "--", *python(
+        "import os, time\nprint(os.getpid(), flush=True)\nwhile True: time.sleep(0.01)")])
+    child = int(forward_receiver.wait_for(1)[0].record["message"])
+    proc.kill()
+    proc.wait()
+    assert wait_until_gone([child], timeout=30) == []
+
+
+def test_an_unknown_death_signal_is_refused_naming_the_flag(forward_receiver):
+    done = run_logwrap(forward_receiver.url, "--death-signal", "BOGUS", command=python("print('x')"))
+    assert done.returncode == 2 and "Invalid value for '--death-signal': 'BOGUS' is not a signal" in done.stderr.decode()
 
 
 def test_a_malformed_label_is_one_line_with_status_64(forward_receiver):

@@ -1,6 +1,7 @@
 """logwrap around real servers: gunicorn directly, and gunicorn as a circusd watcher."""
 
 import importlib.util
+import re
 import signal
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import urllib.request
 import pytest
 
 from ..processes import LOGWRAP
+from .test_process import wait_until_gone
 
 APP = textwrap.dedent("""
     def app(environ, start_response):
@@ -73,6 +75,29 @@ def test_gunicorn_under_logwrap_ships_access_and_error_logs_reloads_and_stops(fo
     errors = [e.record for e in events if e.record.get("error.type") == "RuntimeError"]
     assert errors and "boom at /boom" in errors[0]["error.stack_trace"]
     assert any("Shutting down: Master" in e.record["message"] for e in events)
+
+
+def pids_in(receiver, pattern: str) -> list[int]:
+    return [int(match.group(1)) for event in receiver.events
+            if (match := re.search(pattern, str(event.record.get("message", ""))))]
+
+
+def test_gunicorn_does_not_outlive_a_logwrap_killed_with_sigkill(forward_receiver, app_dir, spawn):
+    port, graceful = free_port(), 10
+    args = [*LOGWRAP, "--to", forward_receiver.url, "--", *gunicorn_args(port)[:-1], "--graceful-timeout",
+            str(graceful), "app:app"]
+    first = spawn(args, cwd=app_dir, stderr=subprocess.DEVNULL)
+    forward_receiver.wait_until(message_has(f"Listening at: http://127.0.0.1:{port}"))
+    forward_receiver.wait_until(lambda event: len(pids_in(forward_receiver, r"Booting worker with pid: (\d+)")) == 2)
+    gunicorns = pids_in(forward_receiver, r"Listening at: \S+ \((\d+)\)") + pids_in(
+        forward_receiver, r"Booting worker with pid: (\d+)")
+    first.kill()  # SIGKILL, as the OOM killer or a supervisor's forced stop
+    first.wait()
+    assert wait_until_gone(gunicorns, timeout=graceful) == []
+    forward_receiver.clear()
+    spawn(args, cwd=app_dir, stderr=subprocess.DEVNULL)  # a supervisor's restart: the port is free again
+    forward_receiver.wait_until(message_has(f"Listening at: http://127.0.0.1:{port}"))
+    assert get(port, "/after-restart") == 200
 
 
 @pytest.mark.skipif(importlib.util.find_spec("circus") is None, reason="circus is not installed")

@@ -1,0 +1,59 @@
+"""What settles a chunk in flight: the peer's ack, or (on a Unix socket) the peer having read it."""
+
+from shipper.forward.settlement import Settlement, Verdict, unacked_note
+
+
+def test_with_acks_a_read_chunk_waits_for_its_ack_within_the_grace():
+    rule = Settlement(acks=True, sees_reads=True, grace=1.0)
+    assert rule.all_read(now=10.0) is Verdict.WAIT
+    assert rule.all_read(now=10.9) is Verdict.WAIT
+
+
+def test_a_peer_that_reads_and_acks_nothing_for_the_grace_is_found_not_to_ack():
+    rule = Settlement(acks=True, sees_reads=True, grace=1.0)
+    rule.all_read(now=10.0)
+    assert rule.all_read(now=11.0) is Verdict.SETTLE_NO_ACKS
+    assert rule.peer_acks is False
+
+
+def test_once_found_not_to_ack_every_read_settles_at_once():
+    rule = Settlement(acks=True, sees_reads=True, grace=1.0)
+    rule.all_read(now=10.0)
+    rule.all_read(now=11.0)
+    assert rule.all_read(now=11.01) is Verdict.SETTLE
+
+
+def test_a_peer_that_acked_keeps_at_least_once_and_reads_never_settle():
+    rule = Settlement(acks=True, sees_reads=True, grace=1.0)
+    rule.all_read(now=10.0)
+    rule.acked()
+    assert rule.all_read(now=99.0) is Verdict.WAIT
+    assert not rule.watches_reads
+
+
+def test_a_late_ack_from_a_peer_found_not_to_ack_restores_acks():
+    rule = Settlement(acks=True, sees_reads=True, grace=1.0)
+    rule.all_read(now=10.0)
+    rule.all_read(now=11.0)
+    rule.acked()
+    assert rule.peer_acks is True and rule.all_read(now=50.0) is Verdict.WAIT
+
+
+def test_without_acks_a_unix_peer_settles_a_chunk_once_it_has_read_it():
+    rule = Settlement(acks=False, sees_reads=True)
+    assert not rule.settles_on_write and rule.all_read(now=0.0) is Verdict.SETTLE
+
+
+def test_without_acks_where_reads_cannot_be_seen_a_write_settles():
+    rule = Settlement(acks=False, sees_reads=False)
+    assert rule.settles_on_write and not rule.watches_reads
+
+
+def test_with_acks_where_reads_cannot_be_seen_only_acks_settle():
+    rule = Settlement(acks=True, sees_reads=False)
+    assert not rule.settles_on_write and not rule.watches_reads
+
+
+def test_the_summary_notes_unacked_records_only_when_there_are_some():
+    assert unacked_note(0) == ""
+    assert unacked_note(7) == " (7 of them read by a server that does not ack)"
