@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
+import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
-from ..processes import run_send
+from ..processes import python, run_logwrap, run_send
 
 pytestmark = [
     pytest.mark.fluentd,
@@ -180,3 +183,63 @@ def test_fluentd_out_forward_with_acks_gzip_and_shared_key_delivers_to_us(fluent
     receiver.wait_for_acks(1)
     numbers = [e.record["n"] for e in events]
     assert numbers == sorted(numbers)
+
+
+@pytest.fixture
+def in_unix(fluentd, tmp_path):
+    """Fluentd whose only source is in_unix, as in configs/fluentd/sources.conf; records to stdout."""
+    path = tmp_path / "fluentd.sock"
+    server = fluentd(f"""
+        <source>
+          @type unix
+          path {path}
+        </source>
+        <match **>
+          @type stdout
+        </match>
+    """)
+    server.url = f"unix://{path}"
+    return server
+
+
+def stored_once(server, tag: str, key: str, count: int) -> list[int]:
+    """The values of ``key`` Fluentd printed for ``tag``, once every earlier record is out.
+
+    A marker sent afterwards on a new connection comes out after everything read before it: in_unix
+    emits what it reads before reading more, and the sender counted its records shipped only once
+    Fluentd had read them.
+    """
+    marker = run_send("--to", server.url, "--tag", "marker", "--no-ack", input=b'{"end": true}\n')
+    assert marker.returncode == 0, marker.stderr.decode()
+    server.wait_for("marker: {")
+    found = [json.loads(line.split(f"{tag}: ", 1)[1]) for line in server.lines if f" {tag}: {{" in line]
+    values = sorted(record[key] for record in found)
+    assert len(values) == count and values == sorted(set(values)), values
+    return values
+
+
+def test_logwrap_delivers_to_fluentd_in_unix_with_the_default_flags(in_unix):
+    started = time.monotonic()
+    done = run_logwrap(in_unix.url, "--tag", "u", command=python('for i in range(1000): print("{\\"i\\": %d}" % i)'))
+    elapsed = time.monotonic() - started
+    err = done.stderr.decode()
+    assert done.returncode == 0 and stored_once(in_unix, "u", "i", 1000) == list(range(1000))
+    assert err.count("--no-ack") == 1 and "in_forward" in err  # the remedy, once
+    assert "1000 shipped, 0 dropped, 0 spilled to stderr" in err
+    assert "could not deliver everything within --drain-timeout" not in err, f"{elapsed:.1f}s"
+
+
+def test_shipper_send_delivers_to_fluentd_in_unix_with_the_default_flags(in_unix):
+    sent = run_send("--to", in_unix.url, "--tag", "app.web", input=LINES)
+    assert sent.returncode == 0 and "50 delivered, 0 failed" in sent.stderr.decode()
+    assert stored_once(in_unix, "app.web", "n", 50) == list(range(50))
+
+
+def test_shipper_to_delivers_to_fluentd_in_unix(in_unix):
+    code = ("import logging, shipper\n"
+            f"shipper.setup_logging(to='{in_unix.url}', tag='direct')\n"
+            "for n in range(40): logging.getLogger('app').info('record', extra={'n': n})\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == ""
+    in_unix.wait_for(" direct: {", count=40)
+    assert stored_once(in_unix, "direct", "n", 40) == list(range(40))
