@@ -242,7 +242,8 @@ class Checker:
     def __init__(self, root: Path, which: Callable[[str], str | None] = shutil.which,
                  run: Runner = run_tool) -> None:
         if not (root / "configs").is_dir():
-            raise ConfigError(f"no configs/ directory under {root}: run from the repository or pass --root")
+            raise ConfigError(f"no configs/ directory under {root}: give --root a folder made by "
+                              "`shipper init`, or leave it out to check the bundled configs")
         self.root = root
         self._which = which
         self._run = run
@@ -297,8 +298,13 @@ class Checker:
             how = "section syntax" + ("" if piece or fluentd else "; fluentd not on PATH")
             return Finding(relative, tuple(problems), how + (" (included by another file)" if piece else ""))
         code, output = self._run([fluentd, "--dry-run", "-c", path.name], path.parent)
-        problems = [] if code == 0 else [Problem(0, _fluentd_error(output))]
-        return Finding(relative, tuple(problems), "fluentd --dry-run")
+        if code == 0:
+            return Finding(relative, (), "fluentd --dry-run")
+        plugin = _unknown_plugin(output)
+        if plugin in image_plugins(path.parent):
+            return Finding(relative, (), f"section syntax; fluentd --dry-run needs fluent-plugin-{plugin}, "
+                                         "which the Dockerfile installs and this fluentd lacks")
+        return Finding(relative, (Problem(0, _fluentd_error(output)),), "fluentd --dry-run")
 
     def _logrotate(self, path: Path, relative: str, text: str) -> Finding:
         problems = braces_problems(text)
@@ -327,6 +333,18 @@ class Checker:
 
 def _line_of(text: str, fragment: str) -> int:
     return next((n for n, line in enumerate(text.splitlines(), 1) if fragment in line), 0)
+
+
+def image_plugins(folder: Path) -> set[str]:
+    """The Fluentd plugins the Dockerfile beside the configs installs (``fluent-plugin-NAME``)."""
+    dockerfile = folder / "Dockerfile"
+    text = dockerfile.read_text() if dockerfile.exists() else ""
+    return set(re.findall(r"gem install fluent-plugin-([\w-]+)", text))
+
+
+def _unknown_plugin(output: str) -> str | None:
+    found = re.search(r"Unknown \w+ plugin '([\w-]+)'", output)
+    return found.group(1) if found else None
 
 
 def _fluentd_error(output: str) -> str:

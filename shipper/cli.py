@@ -192,19 +192,46 @@ def logging_config_command(schema: str | None, level: str | None) -> None:
     click.echo(json.dumps(logging_config(level, schema), indent=2))
 
 
-@main.command()
-@click.option("--root", type=click.Path(file_okay=False, exists=True), default=".",
-              help="The repository (holding configs/ and docker-compose.yml).")
-@reports_errors("shipper check")
-def check(root: str) -> None:
-    """Check configs/ and docker-compose.yml with the real tools found here (fluentd, logrotate,
-    docker compose), else with shipper's own parsers."""
+_ROOT_HELP = "The folder holding configs/ and docker-compose.yml [default: here, else the bundled ones]."
+
+
+def _root(root: str | None, needs: str) -> Any:
     from pathlib import Path
 
+    from .bundle import HERE, project_root
+
+    found = project_root(root, needs)
+    if found == HERE != Path.cwd():
+        click.echo(f"using the bundled {needs} in {HERE} (`shipper init` copies them into your project)",
+                   err=True)
+    return found
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False), default=".")
+@click.option("--force", is_flag=True, help="Overwrite files that exist already.")
+@reports_errors("shipper init")
+def init(directory: str, force: bool) -> None:
+    """Write the ready-made configs/ and docker-compose.yml into DIRECTORY, for editing."""
+    from pathlib import Path
+
+    from .bundle import init as write_bundle
+
+    written = write_bundle(Path(directory), force)
+    click.echo("\n".join(f"wrote {path}" for path in written))
+    click.echo(f"next: edit them, then `shipper check --root {directory}`")
+
+
+@main.command()
+@click.option("--root", type=click.Path(file_okay=False, exists=True), help=_ROOT_HELP)
+@reports_errors("shipper check")
+def check(root: str | None) -> None:
+    """Check configs/ and docker-compose.yml with the real tools found here (fluentd, logrotate,
+    docker compose), else with shipper's own parsers."""
     from .check import Checker, report
     from .errors import DataError
 
-    lines, ok = report(Checker(Path(root)).check())
+    lines, ok = report(Checker(_root(root, "configs")).check())
     click.echo("\n".join(lines))
     if not ok:
         raise DataError("some files have problems (above)")
@@ -215,16 +242,13 @@ def stack() -> None:
     """The local pipeline of docker-compose.yml: Elasticsearch, Kibana, Fluentd (needs Docker)."""
 
 
-def _stack(root: str) -> Any:
-    from pathlib import Path
-
+def _stack(root: str | None) -> Any:
     from .stack import Stack
 
-    return Stack(Path(root), say=click.echo)
+    return Stack(_root(root, "docker-compose.yml"), say=click.echo)
 
 
-_ROOT = click.option("--root", type=click.Path(file_okay=False, exists=True), default=".",
-                     help="The repository (holding docker-compose.yml).")
+_ROOT = click.option("--root", type=click.Path(file_okay=False, exists=True), help=_ROOT_HELP)
 
 
 @stack.command("up")
@@ -233,7 +257,7 @@ _ROOT = click.option("--root", type=click.Path(file_okay=False, exists=True), de
               help="Also start Logstash or the demo app under logwrap.")
 @click.option("--timeout", type=click.FloatRange(1), default=600.0, help="Seconds to wait for health.")
 @reports_errors("shipper stack up")
-def stack_up(root: str, profiles: tuple[str, ...], timeout: float) -> None:
+def stack_up(root: str | None, profiles: tuple[str, ...], timeout: float) -> None:
     """Start the stack and wait until every container is healthy."""
     _stack(root).up(profiles, timeout)
 
@@ -242,7 +266,7 @@ def stack_up(root: str, profiles: tuple[str, ...], timeout: float) -> None:
 @_ROOT
 @click.option("--volumes", is_flag=True, help="Also delete Elasticsearch's data.")
 @reports_errors("shipper stack down")
-def stack_down(root: str, volumes: bool) -> None:
+def stack_down(root: str | None, volumes: bool) -> None:
     """Stop the stack."""
     _stack(root).down(volumes)
 
@@ -250,7 +274,7 @@ def stack_down(root: str, volumes: bool) -> None:
 @stack.command("status")
 @_ROOT
 @reports_errors("shipper stack status")
-def stack_status(root: str) -> None:
+def stack_status(root: str | None) -> None:
     """Show each container and its health."""
     containers = _stack(root).status()
     click.echo("\n".join(str(c) for c in containers) if containers else "the stack is not running")
@@ -267,16 +291,17 @@ _ES_URL = click.option("--url", default="http://localhost:9200", help="Elasticse
 @es.command("setup")
 @_ES_URL
 @click.option("--kibana-url", default="http://localhost:5601", help="Kibana URL ('none' to skip Kibana).")
-@click.option("--configs", type=click.Path(file_okay=False, exists=True), default="configs",
-              help="The configs/ directory of the repository.")
+@click.option("--configs", type=click.Path(file_okay=False, exists=True),
+              help="The configs/ directory [default: ./configs, else the bundled one].")
 @reports_errors("shipper es setup")
-def es_setup(url: str, kibana_url: str, configs: str) -> None:
+def es_setup(url: str, kibana_url: str, configs: str | None) -> None:
     """Install the ILM policy, templates and Kibana saved objects of configs/."""
     from pathlib import Path
 
     from .es import Cluster, setup
 
-    setup(Cluster(url), Path(configs), None if kibana_url == "none" else kibana_url, click.echo)
+    folder = Path(configs) if configs else _root(None, "configs") / "configs"
+    setup(Cluster(url), folder, None if kibana_url == "none" else kibana_url, click.echo)
 
 
 @es.command("tail")

@@ -68,6 +68,7 @@ ENV_PREFIX = "LOGWRAP"
 @click.option("--death-signal", type=SignalName(), default="TERM",
               help="Sent to the child if logwrap itself is killed (kill -9, OOM); none: let it run on.")
 @connection_options
+@click.version_option(package_name="shipper", prog_name="logwrap")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @reports_errors("logwrap")
 def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...],

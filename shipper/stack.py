@@ -8,6 +8,7 @@ states is a pure function, tested without Docker.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from .bundle import demo_source
 from .errors import ConfigError, ConnectError, ShipperError
 from .es import Cluster, setup
 
@@ -77,7 +79,8 @@ class Stack:
                  say: Callable[[str], None] = print) -> None:
         compose_file = root / "docker-compose.yml"
         if not compose_file.exists():
-            raise ConfigError(f"no docker-compose.yml in {root}: run from the repository or pass --root")
+            raise ConfigError(f"no docker-compose.yml in {root}: give --root a folder made by "
+                              "`shipper init`, or leave it out to use the bundled stack")
         self._root = root
         self._file = compose_file
         self._run = run
@@ -91,6 +94,8 @@ class Stack:
 
     def up(self, profiles: Sequence[str], timeout: float) -> None:
         self._require_engine()
+        if "demo" in profiles:  # the compose file's demo service installs shipper from this tree
+            os.environ["SHIPPER_SOURCE"] = str(demo_source())
         flags = [arg for profile in profiles for arg in ("--profile", profile)]
         self._checked([*self._compose, *flags, "up", "-d", "--build"], "start the stack")
         self._wait_healthy(timeout)

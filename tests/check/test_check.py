@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from shipper.bundle import HERE as BUNDLE
 from shipper.check import Checker, braces_problems, fluentd_problems, report
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = BUNDLE  # configs/ and docker-compose.yml, as shipped in the package
 needs = {tool: pytest.mark.skipif(shutil.which(tool) is None, reason=f"{tool} is not installed here")
          for tool in ("fluentd", "logrotate", "docker-compose")}
 
@@ -122,3 +123,24 @@ def test_the_command_exits_65_and_names_the_file(copy):
 def test_a_directory_without_configs_is_a_clear_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "shipper", "check", "--root", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 64 and "no configs/ directory under" in result.stderr and "Traceback" not in result.stderr
+
+
+def fluentd_lacking_the_elasticsearch_plugin(command, cwd):
+    if command[-1] == "aggregator.conf":
+        return 1, "[error]: config error error=\"Unknown output plugin 'elasticsearch'. Run 'gem search'\""
+    return 0, ""
+
+
+def test_a_plugin_the_dockerfile_installs_but_the_local_fluentd_lacks_is_not_a_failure(copy):
+    checker = Checker(copy, which=lambda name: f"/usr/bin/{name}" if name == "fluentd" else None,
+                      run=fluentd_lacking_the_elasticsearch_plugin)
+    (finding,) = [f for f in checker.check() if f.path == "configs/fluentd/aggregator.conf"]
+    assert finding.ok and "needs fluent-plugin-elasticsearch, which the Dockerfile installs" in finding.how
+
+
+def test_a_plugin_nobody_installs_is_a_failure(copy):
+    break_file(copy, "configs/fluentd/Dockerfile", "gem install fluent-plugin-elasticsearch", "gem install fluent-plugin-other")
+    checker = Checker(copy, which=lambda name: f"/usr/bin/{name}" if name == "fluentd" else None,
+                      run=fluentd_lacking_the_elasticsearch_plugin)
+    (finding,) = [f for f in checker.check() if f.path == "configs/fluentd/aggregator.conf"]
+    assert not finding.ok and "Unknown output plugin 'elasticsearch'" in str(finding.problems[0])

@@ -2,14 +2,15 @@
 
 import json
 import socket
-from pathlib import Path
 
 import pytest
+
+from shipper.bundle import HERE as BUNDLE
 
 from ..interop.test_fluentd import fluentd, free_port  # noqa: F401 - the fixture
 from ..processes import python, run_logwrap, run_send
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = BUNDLE  # configs/ and docker-compose.yml, as shipped in the package
 pytestmark = [pytest.mark.fluentd, pytest.mark.skipif(
     __import__("shutil").which("fluentd") is None, reason="no fluentd on PATH")]
 

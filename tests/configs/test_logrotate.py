@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from shipper.bundle import HERE as BUNDLE
+
+ROOT = BUNDLE  # configs/ and docker-compose.yml, as shipped in the package
 RATE = 20_000  # lines per second
 LINES = 200_000
 ROTATE_EVERY = 40_000

@@ -7,15 +7,15 @@ import shutil
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
+from shipper.bundle import HERE as BUNDLE
 from shipper.es import field
 
 from ..processes import LOGWRAP, SHIPPER, python
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = BUNDLE  # configs/ and docker-compose.yml, as shipped in the package
 ELASTICSEARCH = "http://localhost:9200"
 
 

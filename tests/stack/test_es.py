@@ -3,15 +3,15 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from shipper.bundle import HERE as BUNDLE
 from shipper.es import TailQuery, line_of, search_body
 
 from .fake_elastic import FakeServer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = BUNDLE  # configs/ and docker-compose.yml, as shipped in the package
 
 
 @pytest.fixture

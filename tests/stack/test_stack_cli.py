@@ -1,15 +1,16 @@
 """shipper stack: without an engine it says so in one line; with one, it waits for health."""
 
+import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from shipper.bundle import HERE as BUNDLE
 from shipper.errors import ConnectError
 from shipper.stack import Container, Stack, StackError, parse_inspect
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = BUNDLE  # configs/ and docker-compose.yml, as shipped in the package
 
 
 class FakeDocker:
@@ -55,6 +56,7 @@ def test_the_engine_check_comes_first(monkeypatch):
 
 
 def test_up_waits_until_every_container_is_healthy_showing_progress(monkeypatch):
+    monkeypatch.delenv("SHIPPER_SOURCE", raising=False)
     installed = []
     monkeypatch.setattr("shipper.stack.setup", lambda cluster, configs, kibana, say: installed.append(kibana))
     monkeypatch.setattr("shipper.stack.time.sleep", lambda seconds: None)
@@ -66,6 +68,7 @@ def test_up_waits_until_every_container_is_healthy_showing_progress(monkeypatch)
                         "waiting: es healthy, kb healthy"]
     assert said[-1].startswith("Kibana: http://localhost:5601") and installed == ["http://localhost:5601"]
     assert any(c[-5:] == ["--profile", "demo", "up", "-d", "--build"] for c in docker.commands)
+    assert os.environ["SHIPPER_SOURCE"] == str(BUNDLE.parents[1])  # the demo installs this checkout
 
 
 def test_an_unhealthy_container_ends_the_wait_with_its_name(monkeypatch):
