@@ -32,6 +32,7 @@ from .forward.server import DEFAULT_HOSTNAME, ReceiverOptions
 from .forward.settlement import unacked_note
 from .forward.transport import ServerTls
 from .receive import OUTPUTS, ReceiveConfig, run_receiver
+from .render import Renderer, wants_colour
 from .send import SendConfig, SendReport, send_stream
 from .send_input import READERS
 
@@ -43,13 +44,20 @@ def main() -> None:
     """Ship logs to Fluentd over the Forward protocol, and receive them."""
 
 
+_COLOR = click.option("--color/--no-color", default=None,
+                      help="Colour the levels [default: on a terminal, unless NO_COLOR is set].")
+_VERBOSE = click.option("--verbose", "-v", is_flag=True,
+                        help="Show every field (ecs.version, process.*, log.origin.*, event.id too).")
+
+
 @main.command()
 @click.option("--listen", "-l", multiple=True, default=["tcp://127.0.0.1:24224"],
               help="Address to listen on: tcp://HOST:PORT, tls://HOST:PORT or unix:///PATH. Repeatable.")
 @click.option("--pretty", "output", flag_value="pretty", help="Human-readable output.")
 @click.option("--count", "output", flag_value="count", help="Only print running totals.")
 @click.option("--output", "output", type=click.Choice(OUTPUTS), default="json", hidden=True)
-@click.option("--color/--no-color", default=None, help="Colour --pretty output [default: when a terminal].")
+@_COLOR
+@_VERBOSE
 @click.option("--shared-key", help="Require Fluentd's <security> handshake with this key.")
 @click.option("--user", "users", multiple=True, metavar="NAME:PASSWORD",
               help="With --shared-key, also require one of these users. Repeatable.")
@@ -65,7 +73,7 @@ def main() -> None:
               help="Require client certificates signed by this CA.")
 @click.option("--heartbeat/--no-heartbeat", default=True, help="Answer Fluentd's UDP heartbeat.")
 @reports_errors("shipper receive")
-def receive(listen: tuple[str, ...], output: str, color: bool | None, shared_key: str | None,
+def receive(listen: tuple[str, ...], output: str, color: bool | None, verbose: bool, shared_key: str | None,
             users: tuple[str, ...], hostname: str, max_frame_bytes: int, frame_timeout: float,
             socket_mode: str, tls_cert: str | None, tls_key: str | None, tls_client_ca: str | None,
             heartbeat: bool) -> None:
@@ -81,9 +89,10 @@ def receive(listen: tuple[str, ...], output: str, color: bool | None, shared_key
         tls=_server_tls(tls_cert, tls_key, tls_client_ca),
         heartbeat=heartbeat,
     )
-    colour = bool(sys.stdout and sys.stdout.isatty()) if color is None else color
+    colour = wants_colour(color, sys.stdout)
     tune_gc()
-    asyncio.run(run_receiver(ReceiveConfig(options, output or "json", colour), logger("shipper receive")))
+    config = ReceiveConfig(options, output or "json", colour, verbose)
+    asyncio.run(run_receiver(config, logger("shipper receive")))
 
 
 def _users(pairs: tuple[str, ...], shared_key: str | None) -> dict[str, str]:
@@ -175,7 +184,7 @@ def demo() -> None:
     """Show records flowing: a sample web app under logwrap, shipping to a local receiver."""
     from .demo import run_demo  # imported here: only this command needs an HTTP client
 
-    sys.exit(asyncio.run(run_demo(logger("shipper demo"), sys.stdout.isatty())))
+    sys.exit(asyncio.run(run_demo(logger("shipper demo"), wants_colour(None, sys.stdout))))
 
 
 @main.command("logging-config")
@@ -311,14 +320,17 @@ def es_setup(url: str, kibana_url: str, configs: str | None) -> None:
 @click.option("--level", help="Only this log.level (info, error, ...).")
 @click.option("--query", "-q", help="A query_string query, e.g. 'error.type:TimeoutError'.")
 @click.option("--lines", "-n", type=click.IntRange(1, 10_000), default=20, help="How many recent records.")
+@_COLOR
+@_VERBOSE
 @reports_errors("shipper es tail")
 def es_tail(url: str, follow: bool, service: str | None, level: str | None, query: str | None,
-            lines: int) -> None:
+            lines: int, color: bool | None, verbose: bool) -> None:
     """Print recent records, oldest first, like `kubectl logs`."""
     from .es import Cluster, TailQuery, tail
 
+    render = Renderer(wants_colour(color, sys.stdout), verbose).render
     try:
-        for line in tail(Cluster(url), TailQuery(service, level, query, lines), follow):
-            click.echo(line)
+        for record in tail(Cluster(url), TailQuery(service, level, query, lines), follow):
+            click.echo(render(record))
     except KeyboardInterrupt:
         pass

@@ -4,7 +4,7 @@
 elasticsearch client and imports configs/kibana/saved-objects.ndjson through Kibana's API.
 ``tail`` prints recent records of the logs-shipper-* data streams, like ``kubectl logs``.
 Every failure of the cluster becomes one line saying what was refused or unreachable.
-Turning a stored record into a line (``line_of``) and the query (``search_body``) are pure.
+The query (``search_body``) is pure; ``shipper.render`` turns the records into lines.
 """
 
 from __future__ import annotations
@@ -56,29 +56,6 @@ def search_body(query: TailQuery, after: list[Any] | None = None) -> dict[str, A
     if after:
         body["search_after"] = after
     return body
-
-
-def field(record: Mapping[str, Any], dotted: str) -> Any:
-    """A field written either as a dotted key or as nested objects (both are common)."""
-    if dotted in record:
-        return record[dotted]
-    value: Any = record
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
-def line_of(record: Mapping[str, Any]) -> str:
-    """``TIME LEVEL [service] message``, with an error's stack trace below it, indented."""
-    level = str(field(record, "log.level") or "-").upper()
-    service = field(record, "service.name") or field(record, "fluentd.tag") or "-"
-    text = f"{record.get('@timestamp', '-')} {level:<8} [{service}] {record.get('message', '')}"
-    stack = field(record, "error.stack_trace")
-    if stack:
-        text += "\n" + "\n".join(f"    {line}" for line in str(stack).splitlines())
-    return text
 
 
 def _client(url: str) -> Any:
@@ -165,11 +142,11 @@ def import_saved_objects(kibana_url: str, path: Path) -> int:
     return int(answer.get("successCount", 0))
 
 
-def tail(cluster: Cluster, query: TailQuery, follow: bool, poll: float = 1.0) -> Iterator[str]:
+def tail(cluster: Cluster, query: TailQuery, follow: bool, poll: float = 1.0) -> Iterator[dict[str, Any]]:
     """The last ``query.lines`` records, oldest first; with ``follow``, then every new one."""
     hits = _search(cluster, search_body(query))
     hits.reverse()
-    yield from (line_of(hit["_source"]) for hit in hits)
+    yield from (hit["_source"] for hit in hits)
     after = hits[-1]["sort"] if hits else None
     while follow:
         time.sleep(poll)  # Elasticsearch has no push: polling is how its records are followed
@@ -178,7 +155,7 @@ def tail(cluster: Cluster, query: TailQuery, follow: bool, poll: float = 1.0) ->
             new.reverse()
         else:
             new = _search(cluster, search_body(query, after))
-        yield from (line_of(hit["_source"]) for hit in new)
+        yield from (hit["_source"] for hit in new)
         if new:
             after = new[-1]["sort"]
 

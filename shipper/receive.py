@@ -22,6 +22,7 @@ class ReceiveConfig:
     receiver: ReceiverOptions
     output: str = "json"
     colour: bool = False
+    verbose: bool = False
     count_interval: float = 1.0
 
 
@@ -30,7 +31,7 @@ def make_sink(config: ReceiveConfig) -> Sink:
         raise ConfigError("stdout is closed: there is nowhere to write the events")
     out = sys.stdout.buffer
     if config.output == "pretty":
-        return PrettySink(out, config.colour)
+        return PrettySink(out, config.colour, config.verbose)
     if config.output == "count":
         return CountSink()
     return JsonLinesSink(out)

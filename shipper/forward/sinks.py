@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, NamedTuple, Protocol
 
 import msgspec
 
+from ..render import Renderer
 from .protocol import EventBatch
 
 
@@ -117,37 +118,19 @@ class JsonLinesSink:
         self._stream.flush()
 
 
-_COLOURS = {"time": "\x1b[2m", "tag": "\x1b[36m", "key": "\x1b[33m", "reset": "\x1b[0m"}
-
-
 class PrettySink:
-    """For people: time, tag, message, then the other fields; coloured on a terminal."""
+    """For people: each event through the one renderer (``shipper.render``)."""
 
     wants_records = True
 
-    def __init__(self, stream: BinaryIO, colour: bool) -> None:
+    def __init__(self, stream: BinaryIO, colour: bool, verbose: bool = False) -> None:
         self._stream = stream
-        self._c = _COLOURS if colour else dict.fromkeys(_COLOURS, "")
-        self._time = Rfc3339()
-        self._json = msgspec.json.Encoder(enc_hook=_fallback).encode
+        self._renderer = Renderer(colour, verbose)
 
     def write(self, batch: EventBatch) -> None:
-        text = "".join(self._line(batch.tag, t, r) for t, r in batch.entries)
+        render, tag = self._renderer.render, batch.tag
+        text = "".join(render(without_surrogates(printable(r)), t, tag) + "\n" for t, r in batch.entries)
         self._stream.write(text.encode("utf-8", "replace"))
-
-    def _line(self, tag: str, ns: int, record: dict[Any, Any]) -> str:
-        c = self._c
-        fields = without_surrogates(printable(dict(record)))
-        message = fields.pop("message", "")
-        trace = fields.pop("error.stack_trace", None)
-        rest = " ".join(
-            f"{c['key']}{k}{c['reset']}={json_line(self._json, v).decode()}" for k, v in fields.items()
-        )
-        head = f"{c['time']}{self._time(ns)}{c['reset']} {c['tag']}{tag}{c['reset']}"
-        line = f"{head} {message} {rest}".rstrip() + "\n"
-        if isinstance(trace, str):  # a traceback reads best as itself, indented under its event
-            line += "".join(f"    {trace_line}\n" for trace_line in trace.splitlines())
-        return line
 
     def flush(self) -> None:
         self._stream.flush()

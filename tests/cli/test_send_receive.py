@@ -134,9 +134,16 @@ def test_receive_count_prints_running_totals(receive_process):
     assert receiver.stdout.splitlines()[-1].startswith("events=500 ")
 
 
-def test_receive_pretty_shows_time_tag_message_and_fields(receive_process):
+def test_receive_pretty_shows_time_level_tag_message_and_fields(receive_process):
     receiver = receive_process("--pretty", "--no-color")
     run_send("--to", receiver.url, "--tag", "web", "--time-key", "t",
-             input=b'{"t": "2024-05-01T12:00:00Z", "message": "hi", "user": "ann"}\n')
+             input=b'{"t": "2024-05-01T12:00:00Z", "level": "info", "message": "hi", "user": "ann"}\n')
     receiver.stop()
-    assert receiver.stdout == '2024-05-01T12:00:00.000000000Z web hi t="2024-05-01T12:00:00Z" user="ann"\n'
+    assert receiver.stdout == "2024-05-01T12:00:00.000Z INFO     [web] hi t=2024-05-01T12:00:00Z user=ann\n"
+
+
+def test_receive_pretty_verbose_shows_every_field(receive_process):
+    receiver = receive_process("--pretty", "--no-color", "-v")
+    run_send("--to", receiver.url, "--tag", "web", input=b'{"message": "hi", "event.id": "e-1"}\n')
+    receiver.stop()
+    assert receiver.stdout.endswith(" -        [web] hi event.id=e-1\n")

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from shipper.bundle import HERE as BUNDLE
-from shipper.es import field
+from shipper.render import field
 
 from ..processes import LOGWRAP, SHIPPER, python
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from shipper.bundle import HERE as BUNDLE
-from shipper.es import TailQuery, line_of, search_body
+from shipper.es import TailQuery, search_body
 
 from .fake_elastic import FakeServer
 
@@ -93,11 +93,3 @@ def test_tail_prints_the_newest_records_oldest_first_with_the_filters_sent(elast
 def test_following_asks_for_what_came_after_the_last_record():
     body = search_body(TailQuery(), after=[1700000000000, "id9"])
     assert body["search_after"] == [1700000000000, "id9"] and body["sort"][0] == {"@timestamp": {"order": "asc"}}
-
-
-def test_a_line_reads_dotted_and_nested_fields_and_indents_the_stack_trace():
-    nested = {"@timestamp": "T", "log": {"level": "error"}, "service": {"name": "shop"}, "message": "boom",
-              "error": {"stack_trace": "Traceback:\n  File x\nValueError: v"}}
-    dotted = {"@timestamp": "T", "log.level": "info", "fluentd.tag": "web", "message": "hi"}
-    assert line_of(nested) == "T ERROR    [shop] boom\n    Traceback:\n      File x\n    ValueError: v"
-    assert line_of(dotted) == "T INFO     [web] hi"
