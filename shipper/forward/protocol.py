@@ -27,6 +27,7 @@ import msgspec
 
 from ..errors import LocalProtocolError, RemoteProtocolError
 from .eventtime import ext_hook, from_wire, times_from_wire
+from .nesting import MAX_NESTING, entry_spans
 
 DEFAULT_MAX_FRAME_BYTES = 32 * 1024 * 1024
 # Decoded entries cost ~100 bytes of Python objects even when tiny on the wire: a message may
@@ -355,7 +356,7 @@ def _with_size(decoder: msgspec.msgpack.Decoder, body: bytes, size: object) -> l
         return None
     try:
         return decoder.decode(b"\xdd" + size.to_bytes(4, "big") + body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None  # the size was a lie or an entry is bad: the stream path says which
 
 
@@ -378,11 +379,45 @@ def _decode_stream(body: bytes) -> list[Any]:
                 raise RemoteProtocolError(f"a message of over {DEFAULT_MAX_ENTRIES} entries")
     except RemoteProtocolError:
         raise
+    except (msgpack.exceptions.StackError, RecursionError):
+        return _decode_each(body)
     except Exception as exc:
         raise RemoteProtocolError(f"invalid msgpack in packed entries: {exc}") from exc
     if end != len(body):
         raise RemoteProtocolError(f"packed entries end mid-entry after byte {end}")
     return entries
+
+
+def _decode_each(body: bytes) -> list[Any]:
+    """Entries one at a time, so that one nested too deep to decode spoils only itself."""
+    entries = []
+    try:
+        for start, end in entry_spans(body):
+            try:
+                entries.append(_unpack(body[start:end]))
+            except (msgpack.exceptions.StackError, RecursionError):
+                entries.append(_too_deep(body[start:end]))
+            if len(entries) > DEFAULT_MAX_ENTRIES:
+                raise RemoteProtocolError(f"a message of over {DEFAULT_MAX_ENTRIES} entries")
+    except ValueError as exc:
+        raise RemoteProtocolError(f"invalid msgpack in packed entries: {exc}") from exc
+    return entries
+
+
+def _unpack(data: bytes) -> Any:
+    return msgpack.unpackb(data, raw=False, unicode_errors="surrogateescape", strict_map_key=False,
+                           ext_hook=ext_hook)
+
+
+def _too_deep(entry: bytes) -> list[Any]:
+    """``[time, record]`` whose record is too deep: its time, and a record keeping its bytes."""
+    if entry[:1] != b"\x92":
+        raise RemoteProtocolError("an entry nested too deep to decode is not [time, record]")
+    time_end = next(entry_spans(entry[1:]))[1] + 1
+    note = (f"this record nests maps and arrays too deep to decode here (shipper keeps records to "
+            f"{MAX_NESTING} levels); its msgpack bytes are in undecodable.msgpack, base64")
+    return [_unpack(entry[1:time_end]),
+            {"message": note, "undecodable.msgpack": base64.b64encode(entry[time_end:]).decode()}]
 
 
 def _entry(entry: Any, index: int) -> tuple[int, dict[Any, Any]]:

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MAX_DEPTH 64
+#define MAX_DEPTH 64 /* levels of a record, itself included: forward.nesting.MAX_NESTING */
 #define MAX_KEYS 16 /* time keys */
 #define MAX_MAP_KEYS 64 /* keys of one JSON object; more go to Python */
 #define ENTRY_HEAD 11 /* fixarray(2), fixext8 of type 0, the EventTime's 8 bytes */
@@ -695,4 +695,12 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_fastpack", "JSON log lines to packed Forward entries.", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__fastpack(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__fastpack(void) {
+    PyObject *m = PyModule_Create(&module);
+    /* Python checks that this is forward.nesting.MAX_NESTING: one limit for both paths */
+    if (m != NULL && PyModule_AddIntConstant(m, "MAX_DEPTH", MAX_DEPTH) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

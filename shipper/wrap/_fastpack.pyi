@@ -1,6 +1,8 @@
 from collections.abc import Callable
 from typing import Any
 
+MAX_DEPTH: int
+
 def pack(
     items: list[Any],
     start: int,

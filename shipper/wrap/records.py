@@ -30,6 +30,7 @@ import msgspec
 from msgspec.msgpack import Ext
 
 from ..forward.eventtime import MAX_NS, to_wire
+from ..forward.nesting import MAX_NESTING, deeper_than
 from ..timeparse import TimeParser
 from .framing import Part
 from .multiline import Group, Item
@@ -55,6 +56,14 @@ class RecordOptions:
     id_key: str = "event.id"
     labels: Mapping[str, str] = field(default_factory=dict)
     message_key: str = "message"
+
+
+def within_nesting(line: bytes, record: dict[Any, Any]) -> bool:
+    """Whether a decoded line keeps to ``MAX_NESTING`` (the C path's ``MAX_DEPTH`` too).
+
+    Counting brackets bounds the depth at C speed; only a line with more of them is walked.
+    """
+    return line.count(b"{") + line.count(b"[") <= MAX_NESTING or not deeper_than(record)
 
 
 class IdSource:
@@ -118,6 +127,8 @@ class RecordBuilder:
                     record = decode(item)
                 except _NOT_JSON:
                     pass
+                if record is not None and not within_nesting(item, record):
+                    record = None
             if record is None:
                 body += self._encoded(item, event_id)
             else:
@@ -157,9 +168,10 @@ class RecordBuilder:
         if not line.startswith(b"{"):
             return None
         try:
-            return self._decode(line)  # type: ignore[no-any-return]
+            record = self._decode(line)
         except _NOT_JSON:
             return None
+        return record if within_nesting(line, record) else None
 
     def _time_of(self, record: dict[Any, Any]) -> Ext | int:
         for key in self._options.time_keys:

@@ -61,7 +61,8 @@ BROKEN = [
     ("configs/fluentd/elasticsearch.conf", "</buffer>", "", "</match> closes <buffer> opened on line"),
     ("configs/fluentd/fluent.conf", "@include pipeline.conf", "@include pipeline2.conf",
      "@include pipeline2.conf: no such file"),
-    ("configs/elasticsearch/ilm-policy.json", '"delete": {}', '"delete": {},', "line 16: invalid JSON"),
+    # a bad value where every Python's json names the same line (3.13 moved its trailing-comma report)
+    ("configs/elasticsearch/ilm-policy.json", '"delete": {}', '"delete": nul', "line 15: invalid JSON"),
     ("configs/elasticsearch/index-template.json", '"priority": 200', '"priority": 100',
      "overlap the built-in logs-*-* template: give it a priority above 100"),
     ("configs/elasticsearch/ilm-policy.json", '"delete": {}', '"freeze": {}', "the ILM policy has no delete phase"),

@@ -81,7 +81,8 @@ def fluentd(tmp_path):
 LINES = b"".join(b'{"n": %d, "msg": "hello"}\n' % n for n in range(50))
 
 
-def test_shipper_send_delivers_to_fluentd_in_forward_with_acks(fluentd):
+def in_forward_to_stdout(fluentd, match: str) -> tuple[Fluentd, str]:
+    """Fluentd with an in_forward source, printing the records whose tag matches; and its URL."""
     port = free_port()
     server = fluentd(f"""
         <source>
@@ -89,11 +90,16 @@ def test_shipper_send_delivers_to_fluentd_in_forward_with_acks(fluentd):
           bind 127.0.0.1
           port {port}
         </source>
-        <match app.**>
+        <match {match}>
           @type stdout
         </match>
     """)
-    sent = run_send("--to", f"tcp://127.0.0.1:{port}", "--tag", "app.web", input=LINES)
+    return server, f"tcp://127.0.0.1:{port}"
+
+
+def test_shipper_send_delivers_to_fluentd_in_forward_with_acks(fluentd):
+    server, url = in_forward_to_stdout(fluentd, "app.**")
+    sent = run_send("--to", url, "--tag", "app.web", input=LINES)
     assert sent.returncode == 0, sent.stderr.decode()
     assert "50 delivered" in sent.stderr.decode()
     assert len(server.wait_for("app.web: {", count=50)) == 50
@@ -243,3 +249,18 @@ def test_shipper_to_delivers_to_fluentd_in_unix(in_unix):
     assert done.returncode == 0 and done.stderr == ""
     in_unix.wait_for(" direct: {", count=40)
     assert stored_once(in_unix, "direct", "n", 40) == list(range(40))
+
+
+DEEP_LINES = ('import json\nprint(json.dumps({"n": 1}))\n'
+              'print(\'{"a": \' * 64 + "{}" + "}" * 64)\n'
+              'print(\'{"a": \' * 4999 + "{}" + "}" * 4999)\n'
+              'print(json.dumps({"n": 4}))\n')
+
+
+def test_lines_nested_too_deep_do_not_poison_a_chunk_for_fluentd(fluentd):
+    server, url = in_forward_to_stdout(fluentd, "deep")
+    done = run_logwrap(url, "--tag", "deep", command=python(DEEP_LINES))
+    assert done.returncode == 0 and "4 shipped, 0 dropped, 0 spilled" in done.stderr.decode()
+    records = [json.loads(line.split("deep: ", 1)[1]) for line in server.wait_for("deep: {", count=4)]
+    assert [r.get("n") for r in records] == [1, None, None, 4]
+    assert [r["message"][:6] for r in records[1:3]] == ['{"a": ', '{"a": ']  # kept as text, whole

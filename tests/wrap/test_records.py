@@ -3,6 +3,7 @@ import sys
 
 import pytest
 
+from shipper.forward.nesting import MAX_NESTING
 from shipper.forward.protocol import decode_packed_entries
 from shipper.timeparse import parse_time
 from shipper.wrap.framing import Part
@@ -100,6 +101,34 @@ def test_json_nested_too_deep_to_decode_is_kept_as_text(build):
     assert record["message"] == line.decode()
 
 
+def nested(levels: int) -> bytes:
+    """A JSON object ``levels`` deep, itself included."""
+    return b'{"a": ' * (levels - 1) + b"{}" + b"}" * (levels - 1)
+
+
+def test_a_record_may_nest_max_nesting_levels(build):
+    ((_, record),) = build([nested(MAX_NESTING)])
+    assert "a" in record and "message" not in record
+
+
+def test_a_line_nesting_one_level_more_is_kept_as_text(build):
+    ((_, record),) = build([nested(MAX_NESTING + 1)])
+    assert record["message"] == nested(MAX_NESTING + 1).decode()
+
+
+def test_many_brackets_inside_strings_are_not_nesting(build):
+    line = b'{"text": "' + b"{[" * 100 + b'", "n": {"m": [1]}}'
+    ((_, record),) = build([line])
+    assert record["n"] == {"m": [1]}
+
+
+@pytest.mark.skipif(not ACCELERATED, reason="the C extension is not built")
+def test_the_c_path_and_the_python_path_share_one_nesting_limit():
+    from shipper.wrap import _fastpack
+
+    assert _fastpack.MAX_DEPTH == MAX_NESTING
+
+
 def test_a_null_time_key_is_skipped_for_the_next_one(build):
     ((time, _),) = build([b'{"@timestamp": null, "time": "2023-11-14T22:13:20.5Z"}'])
     assert time == 1_700_000_000_500_000_000
@@ -163,9 +192,25 @@ def test_a_chained_traceback_reports_the_last_exception():
     assert exception_of(lines) == ("KeyError", "'k'")
 
 
+# What Python 3.11 and later print for raise ExceptionGroup('many', [ValueError('a')]): the children
+# logwrap reads may run a newer Python than logwrap itself (3.10 has no exception groups).
+GROUP_TRACEBACK = [
+    b"  + Exception Group Traceback (most recent call last):",
+    b'  |   File "<string>", line 1, in <module>',
+    b"  | ExceptionGroup: many (1 sub-exception)",
+    b"  +-+---------------- 1 ----------------",
+    b"    | ValueError: a",
+    b"    +------------------------------------",
+]
+
+
 def test_an_exception_group_reports_the_group():
-    lines = real_traceback("raise ExceptionGroup('many', [ValueError('a')])")
-    assert exception_of(lines) == ("ExceptionGroup", "many (1 sub-exception)")
+    assert exception_of(GROUP_TRACEBACK) == ("ExceptionGroup", "many (1 sub-exception)")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception groups are new in Python 3.11")
+def test_this_pythons_exception_group_traceback_is_the_one_above():
+    assert real_traceback("raise ExceptionGroup('many', [ValueError('a')])") == GROUP_TRACEBACK
 
 
 def test_an_exception_without_message_has_an_empty_message():
