@@ -101,7 +101,7 @@ def option_table() -> str:
     """A Markdown table of every option, its environment variable and its default."""
     rows = ["| option | environment | default | meaning |", "|---|---|---|---|"]
     for param in main.params:
-        if not isinstance(param, click.Option):
+        if not isinstance(param, click.Option) or not param.expose_value:  # --version
             continue
         flag = " / ".join(param.opts + param.secondary_opts)
         env = f"{ENV_PREFIX}_{param.name.upper()}" if param.name else ""

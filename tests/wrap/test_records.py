@@ -209,8 +209,9 @@ def test_an_exception_group_reports_the_group():
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="exception groups are new in Python 3.11")
-def test_this_pythons_exception_group_traceback_is_the_one_above():
-    assert real_traceback("raise ExceptionGroup('many', [ValueError('a')])") == GROUP_TRACEBACK
+def test_this_pythons_own_exception_group_reports_the_group():
+    lines = real_traceback("raise ExceptionGroup('many', [ValueError('a')])")
+    assert exception_of(lines) == ("ExceptionGroup", "many (1 sub-exception)")
 
 
 def test_an_exception_without_message_has_an_empty_message():
