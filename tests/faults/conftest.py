@@ -12,27 +12,6 @@ from ..conftest import _stop_all
 from .proxy import FaultProxy
 from .receivers import CountingReceiver, RestartableReceiver
 
-_ROWS: list[tuple[str, str, str]] = []
-
-
-@pytest.fixture
-def reliability(request):
-    """``reliability(figure)``: this scenario's row (its docstring's first line, the figure, the command)."""
-    def record(figure: str) -> None:
-        scenario = (request.function.__doc__ or request.node.name).strip().splitlines()[0]
-        _ROWS.append((scenario, figure, f"python -m pytest '{request.node.nodeid}'"))
-    return record
-
-
-def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
-    if not _ROWS:
-        return
-    terminalreporter.section("reliability table")
-    terminalreporter.write_line("| scenario | measured here | reproduce |")
-    terminalreporter.write_line("|---|---|---|")
-    for scenario, figure, command in _ROWS:
-        terminalreporter.write_line(f"| {scenario} | {figure} | `{command}` |")
-
 
 def _starter(make):  # type: ignore[no-untyped-def]
     """A function that makes things with ``make``, and the list of what it made."""
