@@ -1,12 +1,17 @@
 """The ``forward_receiver`` fixture as a user meets it: installed through the pytest11 entry point."""
 
 import asyncio
+import socket
 
 from shipper.errors import DeliveryError
 from shipper.forward.address import parse_address
 from shipper.forward.batcher import Batcher, BatchLimits
 from shipper.forward.client import ClientOptions, Security
+from shipper.forward.eventtime import to_wire
 from shipper.forward.pool import Pool
+from shipper.forward.protocol import encode_message
+
+from .forward.helpers import RawClient
 
 USER_TEST = '''
 from fluent import sender
@@ -55,6 +60,16 @@ def test_fail_auth_makes_the_handshake_fail(forward_receiver_factory):
         pass
     assert "refused the handshake: authentication refused (the fail_auth fault is on)" in warnings[0]
     assert receiver.events == []
+
+
+def test_withhold_acks_after_acks_that_many_chunks_then_none(forward_receiver):
+    forward_receiver.faults.withhold_acks_after = 2
+    with RawClient(forward_receiver.addresses[0]) as client:
+        client.send(b"".join(encode_message("app", to_wire(10**18), {"n": n}, f"c-{n}") for n in (1, 2, 3)))
+        client.sock.shutdown(socket.SHUT_WR)  # the receiver closes once it has handled all three
+        replies = [client.receive() for _ in range(3)]
+    assert replies == [{"ack": "c-1"}, {"ack": "c-2"}, None]  # closed with c-3 written but never acked
+    assert forward_receiver.acks_sent == 2 and [e.record["n"] for e in forward_receiver.events] == [1, 2, 3]
 
 
 def test_events_and_records_show_what_arrived_in_order(forward_receiver):

@@ -37,6 +37,7 @@ class Faults:
     ack_delay: float = 0.0
     fail_auth: bool = False
     cut_mid_frame: bool = False  # one-shot: the next read is cut in half and the link dropped
+    withhold_acks_after: int | None = None  # acks stop once this many were sent (a peer that stalls)
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,10 @@ class _Connection:
             return
         if self._faults.ack_delay:
             await asyncio.sleep(self._faults.ack_delay)
+        if self._faults.withhold_acks_after is not None:  # checked and counted with no await between
+            chunks = chunks[: max(self._faults.withhold_acks_after - self._receiver.acks_sent, 0)]
+            if not chunks:
+                return
         self._receiver.acks_sent += len(chunks)  # counted before the peer can see them
         self._receiver.on_acked(len(chunks))
         await self._send(b"".join(encode_ack(chunk) for chunk in chunks))
