@@ -164,8 +164,7 @@ def test_gzip_compressed_chunks_arrive_whole(forward_receiver):
 
 
 def test_a_receiver_that_stalls_after_acking_does_not_hold_the_child_and_loses_nothing_uncounted(forward_receiver):
-    stall = threading.Timer(0.3, lambda: setattr(forward_receiver.faults, "withhold_acks", True))
-    stall.start()
+    forward_receiver.faults.withhold_acks_after = 1  # it acks the first chunk, then stalls
     done = run_logwrap(forward_receiver.url, "--buffer-bytes", "64k", "--batch-records", "100",
                        "--ack-timeout", "0.5", "--drain-timeout", "1", command=counter(30_000, every=0.00002))
     read, shipped, dropped, spilled = _totals(summary(done))
