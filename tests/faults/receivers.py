@@ -24,8 +24,9 @@ class RestartableReceiver:
     def __init__(self, *args: str) -> None:
         self.port = free_port()
         self.url = f"tcp://127.0.0.1:{self.port}"
-        self.ids: Counter[str] = Counter()
-        self.received = 0
+        self.ids: Counter[str] = Counter()  # the reader thread adds: read it through the methods below
+        self.received = 0  # records printed, duplicates included
+        self.distinct = 0  # records with an event.id not seen before
         self._args = args
         self._changed = threading.Condition()
         self.proc: subprocess.Popen[str] | None = None
@@ -47,15 +48,34 @@ class RestartableReceiver:
             if not line.endswith("\n"):
                 break  # cut off by a SIGKILL: never acked, so logwrap sends that record again
             record = json.loads(line)["record"]
+            event_id = record.get("event.id", "")
             with self._changed:
-                self.ids[record.get("event.id", "")] += 1
+                self.distinct += bool(event_id) and event_id not in self.ids
+                self.ids[event_id] += 1
                 self.received += 1
                 self._changed.notify_all()
 
     def wait_for(self, count: int, timeout: float = 90) -> None:
+        """Block until ``count`` records were printed, duplicates included."""
         with self._changed:
             if not self._changed.wait_for(lambda: self.received >= count, timeout):
                 raise AssertionError(f"only {self.received} of {count} records arrived")
+
+    def wait_for_unique(self, count: int, timeout: float = 90) -> set[str]:
+        """Block until ``count`` distinct records (by ``event.id``) arrived; their ids."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.distinct >= count, timeout):
+                raise AssertionError(f"only {self.distinct} distinct records of {count} arrived "
+                                     f"({self.received} with duplicates)")
+            return self._unique()
+
+    def unique_ids(self) -> set[str]:
+        """The distinct ``event.id`` values received so far (a copy: the reader may still add)."""
+        with self._changed:
+            return self._unique()
+
+    def _unique(self) -> set[str]:
+        return {event_id for event_id in self.ids if event_id}
 
     def kill(self) -> None:
         """SIGKILL: no goodbye; what it printed before is kept (it acks only what it wrote)."""
@@ -77,7 +97,9 @@ class RestartableReceiver:
 
     @property
     def duplicates(self) -> int:
-        return sum(count - 1 for count in self.ids.values())
+        """Records received more than once so far (counted under the reader's lock)."""
+        with self._changed:
+            return sum(count - 1 for count in self.ids.values())
 
 
 class CountingReceiver:
