@@ -157,7 +157,9 @@ def test_slow_network(restartable_receiver, proxy, logwrap, reliability):
     slow = proxy(receiver.port)
     slow.throttle(1_000_000)
     started = time.monotonic()
-    proc = logwrap(slow.url, "--on-full", "block", command=json_writer(20_000))
+    # ~5 s through the proxy, most of it after the child exits: the drain must not cut it short (the
+    # run still ends as soon as everything is acked)
+    proc = logwrap(slow.url, "--on-full", "block", "--drain-timeout", "90", command=json_writer(20_000))
     code, err = finished(proc)
     receiver.wait_for_unique(20_000)
     elapsed = time.monotonic() - started
