@@ -135,5 +135,7 @@ class ForwardReceiver:
             self._refusing = refuse
 
     def cut_mid_frame(self) -> None:
-        """Drop the next connection that sends data, halfway through what it sent."""
+        """Drop the next connection that sends data, halfway through what it sent.
+
+        When it does, the receiver logs a line with "mid-frame" (``wait_for_log`` sees it)."""
         self.faults.cut_mid_frame = True

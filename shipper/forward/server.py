@@ -212,6 +212,7 @@ class _Connection:
                 self._faults.cut_mid_frame = False
                 await self._handle(data[: len(data) // 2])
                 self._writer.transport.abort()
+                self._receiver._log(f"cut {self._peer} off mid-frame (the cut_mid_frame fault)")
                 return
             await self._handle(data)
             if not data:
