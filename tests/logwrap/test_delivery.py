@@ -30,11 +30,19 @@ def numbers(records):
     return [r["n"] for r in records if "n" in r]
 
 
-def test_a_receiver_down_at_start_gets_everything_once_it_is_back(forward_receiver):
+def read_until(proc: subprocess.Popen, fragment: bytes) -> bytes:
+    """Read logwrap's stderr up to the first line containing ``fragment``, and return that line."""
+    for line in iter(proc.stderr.readline, b""):
+        if fragment in line:
+            return line
+    raise AssertionError(f"logwrap exited ({proc.wait(10)}) without a line containing {fragment!r}")
+
+
+def test_a_receiver_down_at_start_gets_everything_once_it_is_back(forward_receiver, spawn):
     forward_receiver.refuse_connections = True
-    proc = subprocess.Popen([*LOGWRAP, "--to", forward_receiver.url, "--", *counter(40, every=0.02)],
-                            stderr=subprocess.PIPE)
-    refused = proc.stderr.readline()  # logwrap's first attempt failed: now the receiver comes back
+    proc = spawn([*LOGWRAP, "--to", forward_receiver.url, "--drain-timeout", "60", "--",
+                  *counter(40, every=0.02)], stderr=subprocess.PIPE)
+    refused = read_until(proc, b"retrying")  # logwrap's first attempt failed: now the receiver comes back
     forward_receiver.refuse_connections = False
     assert proc.wait(60) == 0
     assert sorted(set(numbers(forward_receiver.records))) == list(range(40))
@@ -199,12 +207,13 @@ def test_times_forward_cannot_carry_keep_the_read_time_and_lose_nothing(forward_
     assert "Traceback" not in done.stderr.decode()
 
 
-def test_a_signal_after_the_child_exited_ends_the_drain_and_spills(forward_receiver):
+def test_a_signal_after_the_child_exited_ends_the_drain_and_spills(forward_receiver, spawn):
     forward_receiver.refuse_connections = True
-    proc = subprocess.Popen([*LOGWRAP, "--to", forward_receiver.url, "--drain-timeout", "300", "--",
-                             *counter(10)], stderr=subprocess.PIPE)
-    lines = iter(proc.stderr.readline, b"")
-    next(line for line in lines if b"retrying" in line)  # the child is done; logwrap is draining
+    # with a 300 s flush interval nothing is sent before the child is reaped and its lines sealed,
+    # so a connection attempt (and its "retrying") means the child is done and logwrap is draining
+    proc = spawn([*LOGWRAP, "--to", forward_receiver.url, "--flush-interval", "300", "--drain-timeout", "300",
+                  "--", *counter(10)], stderr=subprocess.PIPE)
+    read_until(proc, b"retrying")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
     assert _totals(proc.stderr.read().decode().splitlines()[-1]) == (10, 0, 0, 10)
