@@ -6,6 +6,7 @@ import signal
 import subprocess
 import textwrap
 import threading
+import time
 
 from ..processes import LOGWRAP, python, run_logwrap
 
@@ -36,6 +37,34 @@ def read_until(proc: subprocess.Popen, fragment: bytes) -> bytes:
         if fragment in line:
             return line
     raise AssertionError(f"logwrap exited ({proc.wait(10)}) without a line containing {fragment!r}")
+
+
+def wait_for_file(path, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until the child creates the marker file ``path`` (a file gives no event to block on)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"no {path.name} within {timeout}s; logwrap's exit status: {proc.poll()}")
+        time.sleep(0.01)
+
+
+# Bytes the child wrote to its stdout pipe that logwrap has not read yet (FIONREAD works on either end).
+UNREAD = "struct.unpack('i', fcntl.ioctl(1, termios.FIONREAD, bytes(4)))[0]"
+
+
+def burst_then_wait(lines: int, marker) -> list[str]:
+    """A child printing ``lines`` JSON lines {"n": i} at once; when logwrap has read them all, it
+    creates ``marker`` and waits for its stdin to close before it exits."""
+    return python(textwrap.dedent(f"""
+        import fcntl, json, struct, sys, termios, time
+        for n in range({lines}):
+            sys.stdout.write(json.dumps({{"n": n}}) + "\\n")
+        sys.stdout.flush()
+        while {UNREAD}:
+            time.sleep(0.01)  # logwrap is still reading
+        open({str(marker)!r}, "w").close()
+        sys.stdin.read()
+    """))
 
 
 def test_a_receiver_down_at_start_gets_everything_once_it_is_back(forward_receiver, spawn):
@@ -87,13 +116,16 @@ def test_block_never_drops_and_delivers_everything_when_the_receiver_returns(for
     assert sorted(set(numbers(forward_receiver.records))) == list(range(20_000))
 
 
-def test_drops_are_reported_in_a_record_once_delivery_recovers(forward_receiver):
+def test_drops_are_reported_in_a_record_once_delivery_recovers(forward_receiver, spawn, tmp_path):
     forward_receiver.refuse_connections = True
-    threading.Timer(1.0, lambda: setattr(forward_receiver, "refuse_connections", False)).start()
-    child = counter(20_000) [:-1] + [counter(20_000)[-1] + "\nimport time; time.sleep(2); print('after')"]
-    done = run_logwrap(forward_receiver.url, "--buffer-bytes", "64k", "--batch-records", "100",
-                       "--tag", "app", command=child)
-    _, _, dropped, _ = _totals(summary(done))
+    read = tmp_path / "all-read"
+    proc = spawn([*LOGWRAP, "--to", forward_receiver.url, "--buffer-bytes", "64k", "--batch-records", "100",
+                  "--tag", "app", "--", *burst_then_wait(20_000, read)], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_file(read, proc)  # logwrap has read the whole burst: every drop is made, the child still runs
+    forward_receiver.refuse_connections = False
+    forward_receiver.wait_until(lambda event: event.tag == "app.logwrap", timeout=60)
+    _, err = proc.communicate(timeout=60)  # closing its stdin ends the child
+    _, _, dropped, _ = _totals(err.decode())
     notices = [e for e in forward_receiver.events if e.tag == "app.logwrap"]
     assert dropped > 0 and notices[0].record["dropped"] == dropped
     assert notices[0].record["message"] == f"dropped {dropped} records (buffer full, drop-oldest)"
@@ -180,14 +212,17 @@ def test_a_receiver_that_stalls_after_acking_does_not_hold_the_child_and_loses_n
     assert shipped + dropped + spilled == read and dropped > 0
 
 
-def test_logwrap_exits_after_drops_are_reported_when_the_receiver_comes_back(forward_receiver):
+def test_logwrap_exits_after_drops_are_reported_when_the_receiver_comes_back(forward_receiver, spawn, tmp_path):
     forward_receiver.refuse_connections = True
-    child = python("import json, time\nfor n in range(50000): print(json.dumps({'n': n}))\ntime.sleep(4)")
-    proc = subprocess.Popen([*LOGWRAP, "--to", forward_receiver.url, "--buffer-bytes", "64k", "--", *child],
-                            stderr=subprocess.PIPE)
-    threading.Timer(2.0, lambda: setattr(forward_receiver, "refuse_connections", False)).start()
-    assert proc.wait(60) == 0
-    records, shipped, dropped, spilled = _totals(proc.stderr.read().decode().splitlines()[-1])
+    read = tmp_path / "all-read"
+    proc = spawn([*LOGWRAP, "--to", forward_receiver.url, "--buffer-bytes", "64k", "--",
+                  *burst_then_wait(50_000, read)], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_file(read, proc)  # the burst is read and records were dropped; the child still runs
+    forward_receiver.refuse_connections = False
+    forward_receiver.wait_until(lambda event: event.tag.endswith(".logwrap"), timeout=60)  # the drop notice
+    _, err = proc.communicate(timeout=60)  # closing its stdin ends the child; logwrap must follow
+    records, shipped, dropped, spilled = _totals(err.decode().splitlines()[-1])
+    assert proc.returncode == 0
     assert records == 50_000 and dropped > 0 and shipped + dropped + spilled == records
 
 
