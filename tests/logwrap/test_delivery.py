@@ -5,7 +5,6 @@ import re
 import signal
 import subprocess
 import textwrap
-import threading
 import time
 
 from ..processes import LOGWRAP, python, run_logwrap
@@ -67,6 +66,22 @@ def burst_then_wait(lines: int, marker) -> list[str]:
     """))
 
 
+def counter_that_fills_the_pipe(lines: int, marker) -> list[str]:
+    """Like ``counter``, and creates ``marker`` once logwrap has left its stdout pipe (nearly) full."""
+    return python(textwrap.dedent(f"""
+        import fcntl, json, struct, sys, termios
+        capacity = fcntl.fcntl(1, 1032)  # F_GETPIPE_SZ
+        full = False
+        for n in range({lines}):
+            sys.stdout.write(json.dumps({{"n": n}}) + "\\n")
+            if not full:
+                sys.stdout.flush()
+                if {UNREAD} > capacity - 4096:
+                    full = True
+                    open({str(marker)!r}, "w").close()
+    """))
+
+
 def test_a_receiver_down_at_start_gets_everything_once_it_is_back(forward_receiver, spawn):
     forward_receiver.refuse_connections = True
     proc = spawn([*LOGWRAP, "--to", forward_receiver.url, "--drain-timeout", "60", "--",
@@ -106,13 +121,17 @@ def test_drop_newest_keeps_the_oldest(forward_receiver):
     assert first["record"]["n"] == 0
 
 
-def test_block_never_drops_and_delivers_everything_when_the_receiver_returns(forward_receiver):
+def test_block_never_drops_and_delivers_everything_when_the_receiver_returns(forward_receiver, spawn, tmp_path):
     forward_receiver.refuse_connections = True
-    threading.Timer(1.0, lambda: setattr(forward_receiver, "refuse_connections", False)).start()
-    done = run_logwrap(forward_receiver.url, "--buffer-bytes", "64k", "--batch-records", "100",
-                       "--on-full", "block", command=counter(20_000))
-    read, shipped, dropped, spilled = _totals(summary(done))
-    assert (read, shipped, dropped, spilled) == (20_000, 20_000, 0, 0)
+    full = tmp_path / "pipe-full"
+    proc = spawn([*LOGWRAP, "--to", forward_receiver.url, "--buffer-bytes", "64k", "--batch-records", "100",
+                  "--on-full", "block", "--", *counter_that_fills_the_pipe(20_000, full)], stderr=subprocess.PIPE)
+    read_until(proc, b"retrying")  # the receiver is down, and logwrap knows it
+    wait_for_file(full, proc)  # the buffer is full: logwrap stopped reading and the child is held
+    forward_receiver.refuse_connections = False
+    _, err = proc.communicate(timeout=60)
+    read, shipped, dropped, spilled = _totals(err.decode())
+    assert proc.returncode == 0 and (read, shipped, dropped, spilled) == (20_000, 20_000, 0, 0)
     assert sorted(set(numbers(forward_receiver.records))) == list(range(20_000))
 
 
@@ -174,14 +193,17 @@ BOTH_STREAMS = python(textwrap.dedent("""
 """))
 
 
-def test_two_hundred_thousand_lines_arrive_once_in_order_across_a_receiver_restart(forward_receiver):
-    proc = subprocess.Popen([*LOGWRAP, "--to", forward_receiver.url, "--batch-records", "500", "--",
-                             *BOTH_STREAMS], stderr=subprocess.PIPE)
+def test_two_hundred_thousand_lines_arrive_once_in_order_across_a_receiver_restart(forward_receiver, spawn):
+    proc = spawn([*LOGWRAP, "--to", forward_receiver.url, "--batch-records", "500", "--",
+                  *BOTH_STREAMS], stderr=subprocess.PIPE)
     forward_receiver.wait_for(40_000, timeout=60)
     forward_receiver.refuse_connections = True
     forward_receiver.cut_mid_frame()
-    threading.Timer(0.5, lambda: setattr(forward_receiver, "refuse_connections", False)).start()
-    assert proc.wait(120) == 0
+    forward_receiver.wait_for_log("mid-frame", timeout=60)  # the connection was cut halfway through a chunk
+    read_until(proc, b"retrying")  # and logwrap noticed: now the receiver comes back
+    forward_receiver.refuse_connections = False
+    proc.communicate(timeout=120)
+    assert proc.returncode == 0
     unique = {}
     for record in forward_receiver.records:
         unique.setdefault(record["event.id"], record)
