@@ -78,7 +78,8 @@ def test_a_peer_that_never_acks_gets_one_warning_and_no_resend_loop(forward_rece
         forward_receiver.url, chunks(30), ClientOptions(ack_timeout=0.3, window=8), warnings=warnings))
     assert all(isinstance(r, DeliveryError) for r in results)
     assert len(warnings) == 1 and "--no-ack" in warnings[0] and "in_unix" in warnings[0]
-    assert (client.stats.chunks_sent, client.stats.retries) == (8, 0)  # one window, then it stops
+    # at most one window (how much of it goes out before the ack timeout depends on the machine), then it stops
+    assert client.stats.retries == 0 and 1 <= client.stats.chunks_sent <= 8
 
 
 def test_a_peer_that_acked_before_and_stalls_gets_the_chunk_resent(forward_receiver):
