@@ -88,10 +88,10 @@ def test_a_peer_that_acked_before_and_stalls_gets_the_chunk_resent(forward_recei
                       delays=no_wait_delays)
         first, second = chunks(2)
         await client.submit(first)
-        forward_receiver.faults.ack_delay = 0.6
+        forward_receiver.faults.withhold_acks = True  # it acked before; now it stalls
         pending = client.submit(second)
-        await asyncio.sleep(0.35)
-        forward_receiver.faults.ack_delay = 0
+        await asyncio.to_thread(forward_receiver.wait_for, 30, 60)  # the second chunk arrived twice: resent
+        forward_receiver.faults.withhold_acks = False
         await pending
         await client.close()
         return client
