@@ -148,16 +148,23 @@ def test_term_stops_a_child_that_handles_it_and_everything_is_shipped(forward_re
 
 ZOMBIE_COUNTER = textwrap.dedent("""
     import os, subprocess, time
-    subprocess.run(["sh", "-c", "(sleep 0.1 &)"])  # the sleep is orphaned to PID 1
-    time.sleep(1)
-    zombies = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
-                zombies += 1
-        except OSError:
-            pass
-    print(f"zombies={zombies} pid1={open('/proc/1/cmdline').read().split(chr(0))[1:3]}")
+
+    def zombies():
+        found = 0
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+                    found += 1
+            except OSError:
+                pass
+        return found
+
+    # the sleep is orphaned to PID 1 (its subshell exits at once); $! is its pid
+    orphan = subprocess.run(["sh", "-c", "(sleep 0.1 >/dev/null 2>&1 & echo $!)"], capture_output=True).stdout
+    deadline = time.monotonic() + 30
+    while os.path.exists(f"/proc/{int(orphan)}") and time.monotonic() < deadline:
+        time.sleep(0.05)  # it runs 0.1 s, then stays a zombie until PID 1 reaps it
+    print(f"zombies={zombies()} pid1={open('/proc/1/cmdline').read().split(chr(0))[1:3]}")
 """)
 
 
