@@ -122,8 +122,8 @@ def test_signals_are_forwarded_to_the_child(forward_receiver):
     try:
         forward_receiver.wait_for(1)
         for name in FORWARDED:
+            assert proc.poll() is None  # no signal so far ended logwrap: it passed each one on
             proc.send_signal(getattr(signal, name))
-            assert proc.poll() is None
         assert proc.wait(30) == 0
     finally:
         proc.kill()
