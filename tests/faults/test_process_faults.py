@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -124,7 +125,7 @@ def test_redacted_secrets_never_reach_the_wire(forward_receiver, reliability):
     reliability("3 of 3 secrets masked; none in the received record")
 
 
-def test_unix_socket_is_0600_and_tls_verifies_by_default(tmp_path, forward_receiver_factory, reliability):
+def test_unix_socket_is_0600_and_tls_verifies_by_default(tmp_path, forward_receiver_factory, spawn, reliability):
     """The receiver's Unix socket mode is 0600 by default; TLS verification is on by default"""
     path = tmp_path / "fwd.sock"
     proc = subprocess.Popen([*SHIPPER, "receive", "-l", f"unix://{path}"], stderr=subprocess.PIPE, text=True)
@@ -141,9 +142,17 @@ def test_unix_socket_is_0600_and_tls_verifies_by_default(tmp_path, forward_recei
     receiver = forward_receiver_factory("tls://127.0.0.1:0", tls=ServerTls(str(tmp_path / "server.pem"),
                                                                            str(tmp_path / "server.pem")))
     app = python("print('over tls')")
-    unverified = run_logwrap(receiver.url, "--drain-timeout", "2", command=app)
+    # nothing is sent before the child exits, and the drain would wait long: the refusal is
+    # awaited as a line, then a TERM ends the drain and the record is spilled
+    unverified = spawn([*LOGWRAP, "--to", receiver.url, "--flush-interval", "300", "--drain-timeout", "300",
+                        "--", *app], stderr=subprocess.PIPE)
+    refusal = next((line for line in iter(unverified.stderr.readline, b"")
+                    if b"certificate could not be verified" in line), b"")
+    unverified.send_signal(signal.SIGTERM)
+    _, rest = unverified.communicate(timeout=30)
+    spilled = [json.loads(line)["record"]["message"] for line in rest.splitlines() if line.startswith(b"{")]
     verified = run_logwrap(receiver.url, "--tls-ca", str(tmp_path / "ca.pem"), command=app)
-    assert mode == 0o600 and b"certificate could not be verified" in unverified.stderr
+    assert mode == 0o600 and refusal and unverified.returncode == 0 and spilled == ["over tls"]
     assert verified.returncode == 0 and [e.record["message"] for e in receiver.wait_for(1)] == ["over tls"]
     reliability(f"socket mode {mode:o}; a server whose CA is not given is refused (the record is spilled), "
                 "and delivered once --tls-ca names it")
