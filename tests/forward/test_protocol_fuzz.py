@@ -25,7 +25,7 @@ def decode_everything(data: bytes, pieces: int = 1) -> None:
     list(framer.feed(b""))
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=512), st.integers(1, 8))
 def test_random_bytes_raise_only_remote_protocol_errors(data, pieces):
     try:
@@ -34,7 +34,7 @@ def test_random_bytes_raise_only_remote_protocol_errors(data, pieces):
         pass
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200), st.integers(0, 120))
 def test_random_bytes_after_a_valid_prefix_raise_only_remote_protocol_errors(tail, cut):
     try:
@@ -43,7 +43,7 @@ def test_random_bytes_after_a_valid_prefix_raise_only_remote_protocol_errors(tai
         pass
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(msgpack_values, min_size=1, max_size=4))
 def test_arbitrary_msgpack_arrays_raise_only_remote_protocol_errors(items):
     try:
@@ -52,7 +52,7 @@ def test_arbitrary_msgpack_arrays_raise_only_remote_protocol_errors(items):
         pass
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(
     st.text(max_size=8),
     msgpack_values,
