@@ -4,7 +4,7 @@ import base64
 
 import msgpack
 import msgspec
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipper.forward.eventtime import to_wire
@@ -19,6 +19,7 @@ values = st.recursive(
     max_leaves=60)
 
 
+@settings(deadline=None)
 @given(st.lists(values, max_size=8))
 def test_entry_spans_find_every_object_of_a_stream(objects):
     packed = [msgpack.packb(obj, use_bin_type=True) for obj in objects]
