@@ -16,6 +16,7 @@ class FaultProxy:
         self._rate: float | None = None
         self._loop = asyncio.new_event_loop()
         self._flowing = asyncio.Event()
+        self._holding = threading.Event()  # paused with data in hand that it does not pass on
         self._writers: set[asyncio.StreamWriter] = set()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -45,6 +46,8 @@ class FaultProxy:
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while data := await reader.read(16384):
+            if not self._flowing.is_set():
+                self._holding.set()
             await self._flowing.wait()  # paused: nothing moves, in either direction
             writer.write(data)
             await writer.drain()
@@ -54,7 +57,13 @@ class FaultProxy:
         writer.close()
 
     def pause(self) -> None:
+        self._holding.clear()
         self._loop.call_soon_threadsafe(self._flowing.clear)
+
+    def wait_until_holding(self, timeout: float = 60) -> None:
+        """Block until the paused proxy holds data it was sent: from then on the stall is felt."""
+        if not self._holding.wait(timeout):
+            raise AssertionError(f"nothing reached the paused proxy within {timeout}s")
 
     def resume(self) -> None:
         self._loop.call_soon_threadsafe(self._flowing.set)

@@ -124,6 +124,7 @@ def test_stalled_receiver_under_block_drops_nothing(restartable_receiver, proxy,
     stalled = proxy(receiver.port)
     stalled.pause()
     proc = logwrap(stalled.url, "--buffer-bytes", "4MiB", "--on-full", "block", command=json_writer(100_000))
+    stalled.wait_until_holding()  # logwrap's first data is stuck in the proxy: the stall has begun
     time.sleep(2)  # the stall itself: time has to pass while nothing moves
     stalled.resume()
     code, err = finished(proc)
