@@ -88,12 +88,13 @@ def test_gunicorn_does_not_outlive_a_logwrap_killed_with_sigkill(forward_receive
             str(graceful), "app:app"]
     first = spawn(args, cwd=app_dir, stderr=subprocess.DEVNULL)
     forward_receiver.wait_until(message_has(f"Listening at: http://127.0.0.1:{port}"))
-    forward_receiver.wait_until(lambda event: len(pids_in(forward_receiver, r"Booting worker with pid: (\d+)")) == 2)
+    forward_receiver.wait_until(lambda event: len(pids_in(forward_receiver, r"Booting worker with pid: (\d+)")) >= 2)
     gunicorns = pids_in(forward_receiver, r"Listening at: \S+ \((\d+)\)") + pids_in(
         forward_receiver, r"Booting worker with pid: (\d+)")
     first.kill()  # SIGKILL, as the OOM killer or a supervisor's forced stop
     first.wait()
-    assert wait_until_gone(gunicorns, timeout=graceful) == []
+    # gone within the graceful timeout when all is well; the 20 s more are for a busy machine
+    assert wait_until_gone(gunicorns, timeout=graceful + 20) == []
     forward_receiver.clear()
     spawn(args, cwd=app_dir, stderr=subprocess.DEVNULL)  # a supervisor's restart: the port is free again
     forward_receiver.wait_until(message_has(f"Listening at: http://127.0.0.1:{port}"))
