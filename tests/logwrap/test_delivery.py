@@ -1,6 +1,7 @@
 """logwrap's delivery: outages, drains, overflow policies, failover and exactness."""
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -178,11 +179,18 @@ def test_a_long_line_arrives_in_marked_parts(forward_receiver):
     assert [p["partial_last"] for p in parts] == ["false", "false", "true"]
 
 
-def test_a_background_process_holding_the_pipes_does_not_keep_logwrap_alive(forward_receiver):
-    child = ["sh", "-c", "echo started; sleep 30 & exit 7"]
-    done = run_logwrap(forward_receiver.url, "--drain-timeout", "0.5", command=child, timeout=20)
-    assert done.returncode == 7 and "output pipes are still open" in done.stderr.decode()
-    assert forward_receiver.records[0]["message"] == "started"
+def test_a_background_process_holding_the_pipes_does_not_keep_logwrap_alive(forward_receiver, spawn):
+    # the child starts a background sleep that inherits its pipes, and exits 7 once its stdin closes
+    child = ["sh", "-c", "sleep 30 & echo started $!; read line; exit 7"]
+    proc = spawn([*LOGWRAP, "--to", forward_receiver.url, "--drain-timeout", "0.5", "--", *child],
+                 stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    (started,) = forward_receiver.wait_for(1)  # shipped while the child runs: the drain has nothing to do
+    try:
+        _, err = proc.communicate(timeout=20)  # closes the child's stdin; the sleep keeps the pipes open
+    finally:
+        os.kill(int(started.record["message"].split()[1]), signal.SIGKILL)
+    assert proc.returncode == 7 and "output pipes are still open" in err.decode()
+    assert started.record["message"].startswith("started ")
 
 
 BOTH_STREAMS = python(textwrap.dedent("""
