@@ -6,7 +6,8 @@
         assert event.tag == "app.auth" and event.record["user"] == "ann"
 
 Fault switches: ``refuse_connections = True``, ``faults.withhold_acks = True``,
-``faults.ack_delay = 2.0``, ``faults.fail_auth = True``, ``cut_mid_frame()``.
+``faults.withhold_acks_after = N`` (ack N chunks, then none), ``faults.ack_delay = 2.0``,
+``faults.fail_auth = True``, ``cut_mid_frame()`` (the receiver's log says when it cut).
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ def test_slow_network(restartable_receiver, proxy, logwrap, reliability):
                 f"through the proxy)")
 
 
-def test_term_during_a_million_line_burst_adds_up(restartable_receiver, logwrap, reliability):
+def test_term_during_an_endless_burst_adds_up(restartable_receiver, logwrap, reliability):
     """TERM to logwrap during a burst that only the TERM ends"""
     receiver = restartable_receiver()
     # the child never stops writing by itself, so the TERM always comes mid-burst
