@@ -66,7 +66,8 @@ ENV_PREFIX = "LOGWRAP"
               help="Seconds to deliver what is buffered after the child exits.")
 @click.option("--tee", is_flag=True, help="Also copy the child's output to our stdout and stderr.")
 @click.option("--death-signal", type=SignalName(), default="TERM",
-              help="Sent to the child if logwrap itself is killed (kill -9, OOM); none: let it run on.")
+              help="Sent to the child if logwrap itself is killed (kill -9, OOM); none: let it run on. "
+                   "Lost if the child changes user (gosu, gunicorn --user).")
 @connection_options
 @click.version_option(package_name="shipper", prog_name="logwrap")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)

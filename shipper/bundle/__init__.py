@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputError
 
 HERE = Path(__file__).resolve().parent
 COMPOSE_FILE = "docker-compose.yml"
@@ -39,14 +39,23 @@ def init(destination: Path, force: bool = False) -> list[Path]:
     Nothing is written when any of them exists already, unless ``force``.
     """
     files = bundled_files()
+    blocking = sorted({str(folder) for name in files for folder in (destination / name).parents
+                       if folder.exists() and not folder.is_dir()})
+    if blocking:
+        raise ConfigError(f"{', '.join(blocking)} should be a folder but is a file; nothing was written. "
+                          "Move it away and run shipper init again")
     existing = [destination / name for name in files if (destination / name).exists()]
     if existing and not force:
         shown = ", ".join(str(path) for path in existing[:3]) + (", ..." if len(existing) > 3 else "")
         raise ConfigError(f"{len(existing)} of the files exist already ({shown}); nothing was written. "
                           "Pass --force to overwrite them")
-    for name in files:
-        (destination / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(HERE / name, destination / name)
+    for written, name in enumerate(files):
+        try:
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(HERE / name, destination / name)
+        except OSError as exc:
+            raise OutputError(f"cannot write {destination / name}: {exc.strerror or exc} ({written} of "
+                              f"{len(files)} files written); fix that and run shipper init --force") from exc
     return [destination / name for name in files]
 
 

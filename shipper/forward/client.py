@@ -115,6 +115,7 @@ class ForwardClient:
         self._inflight: OrderedDict[int, tuple[Chunk, float]] = OrderedDict()
         self._by_id: dict[str, Chunk] = {}
         self._acked = asyncio.Event()
+        self._launched = asyncio.Event()  # a chunk went out: the read watch has something to see
         self._ever_acked = False
         self._settlement = Settlement(options.ack, sees_reads=False)
         self._warned_no_acks = False
@@ -162,7 +163,8 @@ class ForwardClient:
         reader, writer = await open_stream(self.address, self.options.connect_timeout, self._tls)
         self.stats.connects += 1
         grace = min(NOACK_GRACE, self.options.ack_timeout)
-        self._settlement = Settlement(self.options.ack, unread_bytes(writer) is not None, grace)
+        self._settlement = Settlement(self.options.ack, unread_bytes(writer) is not None, grace,
+                                      peer_acks=True if self._ever_acked else None)
         try:
             framer = Framer(self.options.max_frame_bytes)
             keepalive = await self._handshake(reader, writer, framer)
@@ -210,8 +212,10 @@ class ForwardClient:
     ) -> None:
         tasks = [
             asyncio.create_task(self._write_loop(writer, keepalive)),
-            asyncio.create_task(self._read_loop(reader, writer, framer)),
+            asyncio.create_task(self._read_loop(reader, framer)),
         ]
+        if self._settlement.sees_reads:
+            tasks.append(asyncio.create_task(self._watch_reads(reader, writer)))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -227,9 +231,8 @@ class ForwardClient:
             chunk = await self._next_chunk(window)
             self._launch(chunk)
             await write_all(writer, chunk.payload, self.options.write_timeout, self.address)
-            if self._settlement.settles_on_write:
+            if chunk.id is None and not self._settlement.sees_reads:
                 self._delivered(chunk)
-            self._check_reads(writer)
             if not keepalive:  # the server closes after its ack: one chunk per connection
                 while self._inflight:
                     self._acked.clear()
@@ -255,13 +258,14 @@ class ForwardClient:
         self._inflight[id(chunk)] = (chunk, self._clock() + self.options.ack_timeout)
         if chunk.id is not None:
             self._by_id[chunk.id] = chunk
+        self._launched.set()
 
-    async def _read_loop(self, reader: StreamReader, writer: StreamWriter, framer: Framer) -> None:
+    async def _read_loop(self, reader: StreamReader, framer: Framer) -> None:
+        poll = min(1.0, self.options.ack_timeout)
         while True:
             try:
-                data = await asyncio.wait_for(read_some(reader, self.address), self._poll())
+                data = await asyncio.wait_for(read_some(reader, self.address), poll)
             except asyncio.TimeoutError:
-                self._check_reads(writer)
                 self._check_deadline()
                 continue
             if not data:
@@ -271,13 +275,16 @@ class ForwardClient:
                 raise SendError(f"{self.address}: the server closed the connection")
             for chunk_id in acks_in(framer.feed(data)):
                 self._acked_id(chunk_id)
-            self._check_reads(writer)
             self._check_deadline()
 
-    def _poll(self) -> float:
-        if self._inflight and self._settlement.watches_reads:
-            return READ_POLL
-        return min(1.0, self.options.ack_timeout)
+    async def _watch_reads(self, reader: StreamReader, writer: StreamWriter) -> None:
+        """On a Unix socket, look at what the peer has read while chunks are in flight."""
+        while True:
+            await self._launched.wait()
+            while self._inflight and self._settlement.watches_reads:
+                self._check_reads(reader, writer)
+                await asyncio.sleep(READ_POLL)
+            self._launched.clear()
 
     def _acked_id(self, chunk_id: str) -> None:
         if self._settlement.peer_acks is False:
@@ -288,9 +295,12 @@ class ForwardClient:
         if chunk is not None:  # else an ack for a chunk already settled (resent and acked twice)
             self._delivered(chunk)
 
-    def _check_reads(self, writer: StreamWriter) -> None:
-        """Settle what a Unix-socket peer has read, where reading settles (``settlement``)."""
-        if not self._inflight or not self._settlement.watches_reads or unread_bytes(writer) != 0:
+    def _check_reads(self, reader: StreamReader, writer: StreamWriter) -> None:
+        """Settle what a Unix-socket peer has read, where reading settles (``settlement``).
+
+        A peer that closed reads as having read everything: the read loop handles that end.
+        """
+        if not self._inflight or reader.at_eof() or unread_bytes(writer) != 0:
             return
         verdict = self._settlement.all_read(self._clock())
         if verdict is Verdict.WAIT:
@@ -326,8 +336,8 @@ class ForwardClient:
 
     def _check_deadline(self) -> None:
         """A chunk neither acked nor (where reading settles) read in time: the peer stalled."""
-        if not self._inflight or self._settlement.settles_on_write:
-            return
+        if not self._inflight or not (self.options.ack or self._settlement.sees_reads):
+            return  # without acks a chunk on TCP is settled once written: nothing to wait for
         chunk, deadline = next(iter(self._inflight.values()))
         if self._clock() >= deadline:
             awaited = "ack" if self.options.ack and self._settlement.peer_acks is not False else "read"

@@ -14,6 +14,7 @@ around it are decoded one by one and only the deep one is set aside.
 
 from __future__ import annotations
 
+import base64
 import struct
 from collections.abc import Iterator
 from typing import Any
@@ -40,6 +41,14 @@ def deeper_than(value: Any, limit: int = MAX_NESTING) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children)
     return False
+
+
+def too_deep_note(packed: bytes | None) -> dict[str, Any]:
+    """What stands in for a record nested too deep to decode or print: a note, and its msgpack
+    bytes (base64) when they could be had, so nothing is lost."""
+    note = {"message": f"this record nests maps and arrays too deep to decode here (shipper keeps "
+                       f"records to {MAX_NESTING} levels); its msgpack bytes are in undecodable.msgpack"}
+    return {**note, "undecodable.msgpack": base64.b64encode(packed).decode()} if packed else note
 
 
 def entry_spans(body: bytes) -> Iterator[tuple[int, int]]:

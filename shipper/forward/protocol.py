@@ -27,7 +27,7 @@ import msgspec
 
 from ..errors import LocalProtocolError, RemoteProtocolError
 from .eventtime import ext_hook, from_wire, times_from_wire
-from .nesting import MAX_NESTING, entry_spans
+from .nesting import entry_spans, too_deep_note
 
 DEFAULT_MAX_FRAME_BYTES = 32 * 1024 * 1024
 # Decoded entries cost ~100 bytes of Python objects even when tiny on the wire: a message may
@@ -399,7 +399,9 @@ def _decode_each(body: bytes) -> list[Any]:
                 entries.append(_too_deep(body[start:end]))
             if len(entries) > DEFAULT_MAX_ENTRIES:
                 raise RemoteProtocolError(f"a message of over {DEFAULT_MAX_ENTRIES} entries")
-    except ValueError as exc:
+    except RemoteProtocolError:
+        raise
+    except Exception as exc:
         raise RemoteProtocolError(f"invalid msgpack in packed entries: {exc}") from exc
     return entries
 
@@ -414,10 +416,7 @@ def _too_deep(entry: bytes) -> list[Any]:
     if entry[:1] != b"\x92":
         raise RemoteProtocolError("an entry nested too deep to decode is not [time, record]")
     time_end = next(entry_spans(entry[1:]))[1] + 1
-    note = (f"this record nests maps and arrays too deep to decode here (shipper keeps records to "
-            f"{MAX_NESTING} levels); its msgpack bytes are in undecodable.msgpack, base64")
-    return [_unpack(entry[1:time_end]),
-            {"message": note, "undecodable.msgpack": base64.b64encode(entry[time_end:]).decode()}]
+    return [_unpack(entry[1:time_end]), too_deep_note(entry[time_end:])]
 
 
 def _entry(entry: Any, index: int) -> tuple[int, dict[Any, Any]]:

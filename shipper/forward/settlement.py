@@ -24,6 +24,7 @@ from __future__ import annotations
 from enum import Enum
 
 NOACK_GRACE = 1.0  # seconds a Unix-socket peer may hold read chunks without acking any
+LOOK_GAP = 0.25  # a longer pause between two looks (a busy machine) starts the grace again
 
 
 def unacked_note(records: int) -> str:
@@ -40,21 +41,19 @@ class Verdict(Enum):
 class Settlement:
     """One connection's rule for settling chunks (see the module's docstring)."""
 
-    def __init__(self, acks: bool, sees_reads: bool, grace: float = NOACK_GRACE) -> None:
+    def __init__(self, acks: bool, sees_reads: bool, grace: float = NOACK_GRACE,
+                 peer_acks: bool | None = None) -> None:
         self.acks = acks
         self.sees_reads = sees_reads
         self.grace = grace
-        self.peer_acks: bool | None = None  # None: not known yet on this connection
+        self.peer_acks = peer_acks  # None: not known yet (a peer that acked before is known to)
         self._read_since: float | None = None
+        self._last_look = 0.0
 
     @property
     def watches_reads(self) -> bool:
         """Whether the client should look at what the peer has read."""
         return self.sees_reads and self.peer_acks is not True
-
-    @property
-    def settles_on_write(self) -> bool:
-        return not self.acks and not self.sees_reads
 
     def acked(self) -> None:
         self.peer_acks = True
@@ -66,8 +65,9 @@ class Settlement:
             return Verdict.SETTLE
         if self.peer_acks:
             return Verdict.WAIT
-        if self._read_since is None:
-            self._read_since = now
+        if self._read_since is None or now - self._last_look > LOOK_GAP:
+            self._read_since = now  # the grace counts only time the client was looking
+        self._last_look = now
         if now - self._read_since < self.grace:
             return Verdict.WAIT
         self.peer_acks = False

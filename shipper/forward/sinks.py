@@ -10,11 +10,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, NamedTuple, Protocol
+from typing import Any, BinaryIO, NamedTuple, Protocol, TypeVar
 
 import msgspec
 
 from ..render import Renderer
+from .nesting import too_deep_note
 from .protocol import EventBatch
 
 
@@ -97,6 +98,32 @@ def json_line(encode: Callable[[Any], bytes], value: Any) -> bytes:
         return encode(without_surrogates(value))
 
 
+T = TypeVar("T")
+
+
+def shallow_enough(line: Callable[[str, int, dict[Any, Any]], T], batch: EventBatch) -> list[T]:
+    """``line(tag, time, record)`` for each entry; a record nested too deep to print (another
+    sender's: logwrap keeps to ``MAX_NESTING``) becomes the decoder's note instead of failing the
+    whole batch, which would never be acked."""
+    tag = batch.tag
+    try:
+        return [line(tag, t, r) for t, r in batch.entries]
+    except RecursionError:
+        return [_line_or_note(line, tag, t, r) for t, r in batch.entries]
+
+
+def _line_or_note(line: Callable[[str, int, dict[Any, Any]], T], tag: str, ns: int,
+                  record: dict[Any, Any]) -> T:
+    try:
+        return line(tag, ns, record)
+    except RecursionError:
+        try:
+            packed: bytes | None = msgspec.msgpack.encode(record)
+        except RecursionError:
+            packed = None
+        return line(tag, ns, too_deep_note(packed))
+
+
 class JsonLinesSink:
     """One ``{"tag":…,"time":…,"record":…}`` line per event."""
 
@@ -108,11 +135,12 @@ class JsonLinesSink:
         self._time = Rfc3339()
 
     def write(self, batch: EventBatch) -> None:
-        encode, stamp, tag = self._encode, self._time, batch.tag
-        lines = [json_line(encode, {"tag": tag, "time": stamp(t), "record": printable(r)})
-                 for t, r in batch.entries]
+        lines = shallow_enough(self._line, batch)
         lines.append(b"")
         self._stream.write(b"\n".join(lines))
+
+    def _line(self, tag: str, ns: int, record: dict[Any, Any]) -> bytes:
+        return json_line(self._encode, {"tag": tag, "time": self._time(ns), "record": printable(record)})
 
     def flush(self) -> None:
         self._stream.flush()
@@ -128,9 +156,11 @@ class PrettySink:
         self._renderer = Renderer(colour, verbose)
 
     def write(self, batch: EventBatch) -> None:
-        render, tag = self._renderer.render, batch.tag
-        text = "".join(render(without_surrogates(printable(r)), t, tag) + "\n" for t, r in batch.entries)
+        text = "".join(shallow_enough(self._line, batch))
         self._stream.write(text.encode("utf-8", "replace"))
+
+    def _line(self, tag: str, ns: int, record: dict[Any, Any]) -> str:
+        return self._renderer.render(without_surrogates(printable(record)), ns, tag) + "\n"
 
     def flush(self) -> None:
         self._stream.flush()

@@ -5,9 +5,11 @@ untouched; the signals a supervisor or an operator sends (TERM, INT, HUP, QUIT, 
 TTIN, TTOU, WINCH) reach the child; our status is the child's, or 128+N when signal N
 killed it; a command that cannot be found exits 127 and one that cannot run 126, like a
 shell. As PID 1 (a container's entrypoint) every orphan reparented to us is reaped too.
-The child never outlives us unnoticed: if logwrap itself dies (kill -9, the OOM killer), Linux
-sends the child ``death_signal`` (tini's ``-p``), so a supervisor that restarts us does not
-find an orphan still holding the app's port, writing into a broken pipe.
+If logwrap itself dies (kill -9, the OOM killer), Linux sends the child ``death_signal`` (tini's
+``-p``), so a supervisor that restarts us does not find an orphan still holding the app's port,
+writing into a broken pipe. Linux forgets that request when the child execs a setuid, setgid or
+file-capability program, or changes its own user or group (gosu, su-exec, ``gunicorn --user``):
+run such a child as its user from the supervisor instead.
 
 Signal handlers only record (asyncio turns them into loop callbacks); forwarding and
 reaping happen on the loop.
@@ -54,7 +56,9 @@ def spawn(argv: Sequence[str], env: dict[str, str], death_signal: int | None = s
     """Start ``argv`` with stdout and stderr piped to us; stdin is shared.
 
     Call it from the main thread: Linux sends the death signal when the *thread* that forked
-    the child ends, and only the main thread lives as long as logwrap (as PID 1 too).
+    the child ends, and only the main thread lives as long as logwrap (as PID 1 too). And call
+    it before starting any thread: ``preexec_fn`` runs between fork and exec, where only this
+    thread exists, and another thread holding a lock at fork time could deadlock it.
     """
     arm = _die_with_us(death_signal) if death_signal else None
     try:

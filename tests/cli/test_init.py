@@ -37,6 +37,20 @@ def test_init_with_force_overwrites(tmp_path):
     assert (tmp_path / "configs/fluentd/fluent.conf").read_text() == (HERE / "configs/fluentd/fluent.conf").read_text()
 
 
+def test_a_file_where_init_needs_a_folder_is_refused_before_anything_is_written(tmp_path):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs/fluentd").write_text("not a folder\n")
+    done = shipper("init", "--force", cwd=tmp_path)
+    assert done.returncode == 64 and "configs/fluentd should be a folder but is a file" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "docker-compose.yml").exists()
+
+
+def test_a_folder_that_cannot_be_written_is_one_line_naming_it(tmp_path):
+    done = shipper("init", "/proc/no-such-folder", cwd=tmp_path)
+    assert done.returncode == 74 and done.stderr.startswith("shipper init: cannot write /proc/no-such-folder/")
+    assert "Traceback" not in done.stderr and "shipper init --force" in done.stderr
+
+
 def test_check_validates_the_users_copies_made_by_init(tmp_path):
     shipper("init", "proj", cwd=tmp_path)
     (tmp_path / "proj/configs/elasticsearch/ilm-policy.json").write_text("{")

@@ -1,15 +1,18 @@
 """One nesting limit, and a receiver that a record past any limit cannot make lose a chunk."""
 
 import base64
+import io
 
 import msgpack
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipper.forward.eventtime import to_wire
 from shipper.forward.nesting import MAX_NESTING, deeper_than, entry_spans
-from shipper.forward.protocol import decode_packed_entries
+from shipper.forward.protocol import EventBatch, decode_packed_entries
+from shipper.forward.sinks import JsonLinesSink, PrettySink
 
 NS = 1_700_000_000_123_456_789
 values = st.recursive(
@@ -58,3 +61,21 @@ def test_one_record_too_deep_to_decode_does_not_poison_its_chunk():
     time, note = entries[2]
     assert time == NS and "too deep to decode" in note["message"]
     assert base64.b64decode(note["undecodable.msgpack"]) == b"\x81\xa1a" * 20_000 + b"\x01"  # nothing lost
+
+
+def deep_record(levels: int) -> dict:
+    record: dict = {"a": 1}
+    for _ in range(levels - 1):
+        record = {"a": record}
+    return record
+
+
+@pytest.mark.parametrize("sink", ["json", "pretty"])
+def test_a_record_too_deep_to_print_becomes_a_note_and_the_batch_is_still_written(sink):
+    out = io.BytesIO()
+    writer = JsonLinesSink(out) if sink == "json" else PrettySink(out, colour=False)
+    batch = EventBatch("app", [(NS, {"n": 1}), (NS, deep_record(3000)), (NS, {"n": 3})], None, "PackedForward", 3)
+    writer.write(batch)
+    lines = out.getvalue().decode().splitlines()
+    assert len(lines) == 3 and "too deep to decode here" in lines[1]
+    assert '"n":1' in lines[0].replace(" ", "") or "n=1" in lines[0]
