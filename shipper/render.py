@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
+
+from .forward.eventtime import Rfc3339
 
 TIME_KEYS = ("@timestamp", "time", "timestamp")
 LEVEL_KEYS = ("log.level", "level", "levelname", "severity")
@@ -67,6 +68,7 @@ class Renderer:
     def __init__(self, colour: bool = False, verbose: bool = False) -> None:
         self._colour = colour
         self._verbose = verbose
+        self._stamp = Rfc3339()
 
     def render(self, record: Mapping[str, Any], time_ns: int | None = None, tag: str | None = None) -> str:
         """One record as a line (plus its indented stack trace), without a final newline."""
@@ -92,8 +94,7 @@ class Renderer:
     def _time(self, record: Mapping[str, Any], time_ns: int | None, taken: set[str]) -> str:
         written = _first(record, TIME_KEYS, taken, None)
         if time_ns is not None:
-            seconds, nanos = divmod(time_ns, 1_000_000_000)
-            return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos // 1_000_000:03d}Z"
+            return self._stamp(time_ns)[:23] + "Z"  # to the millisecond
         if written is None:
             return "-"
         utc = _UTC.fullmatch(str(written))  # shown as the event time is: to the millisecond

@@ -8,6 +8,7 @@ peers, integer seconds. Old clients may send float seconds: we decode those, nev
 from __future__ import annotations
 
 import struct
+import time
 from typing import Any
 
 import msgspec
@@ -86,3 +87,18 @@ def times_from_wire(entries: list[tuple[object, dict[Any, Any]]]) -> list[tuple[
             raise RemoteProtocolError(f"entry {index}: {exc}") from None
         out.append((ns, record))
     return out
+
+
+class Rfc3339:
+    """Formats nanosecond times as RFC 3339 UTC with 9 digits, caching the seconds part."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, ns: int) -> str:
+        second, nanos = divmod(ns, 1_000_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{nanos:09d}Z"

@@ -7,7 +7,6 @@ memory, visible to readers): the receiver acks a chunk only after that.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple, Protocol, TypeVar
@@ -15,6 +14,7 @@ from typing import Any, BinaryIO, NamedTuple, Protocol, TypeVar
 import msgspec
 
 from ..render import Renderer
+from .eventtime import Rfc3339
 from .nesting import too_deep_note
 from .protocol import EventBatch
 
@@ -31,21 +31,6 @@ class Event(NamedTuple):
     tag: str
     time: int  # nanoseconds since the epoch
     record: dict[Any, Any]
-
-
-class Rfc3339:
-    """Formats nanosecond times as RFC 3339 UTC with 9 digits, caching the seconds part."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
-
-    def __call__(self, ns: int) -> str:
-        second, nanos = divmod(ns, 1_000_000_000)
-        if second != self._second:
-            self._second = second
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{nanos:09d}Z"
 
 
 def _fallback(value: object) -> object:
