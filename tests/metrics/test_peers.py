@@ -2,17 +2,56 @@
 
 from __future__ import annotations
 
+import socket
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
 from .peers import (
+    StatsdGraphite,
     accepts,
     free_port,
     need,
     running,
+    start_statsd_graphite,
 )
+
+
+def send_statsd(url: str, *lines: str) -> None:
+    address = urllib.parse.urlsplit(url)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto("\n".join(lines).encode(), (address.hostname, address.port))
+
+
+def test_a_counter_sent_to_statsd_is_read_back_from_whisper(statsd_graphite: StatsdGraphite, metric_prefix: str) -> None:
+    send_statsd(statsd_graphite.statsd_url, f"{metric_prefix}.x.y:3|c")
+    assert statsd_graphite.wait_until(lambda: statsd_graphite.counter_sum(f"{metric_prefix}.x.y")) == 3
+
+
+def test_counts_from_several_flushes_add_up(statsd_graphite: StatsdGraphite, metric_prefix: str) -> None:
+    name = f"{metric_prefix}.x"
+    send_statsd(statsd_graphite.statsd_url, f"{name}:3|c")
+    statsd_graphite.wait_until(lambda: statsd_graphite.counter_sum(name))
+    send_statsd(statsd_graphite.statsd_url, f"{name}:4|c")
+    assert statsd_graphite.wait_until(lambda: statsd_graphite.counter_sum(name), lambda total: total > 3) == 7
+
+
+def test_gauges_and_timers_are_read_back_under_their_statsd_names(statsd_graphite: StatsdGraphite, metric_prefix: str) -> None:
+    gauge, timer = f"{metric_prefix}.g", f"{metric_prefix}.t"
+    send_statsd(statsd_graphite.statsd_url, f"{gauge}:7|g", f"{timer}:20|ms", f"{timer}:40|ms")
+    assert statsd_graphite.wait_until(lambda: statsd_graphite.gauge_last(gauge), lambda last: last is not None) == 7
+    assert statsd_graphite.wait_until(lambda: statsd_graphite.timer_values(timer, "mean")) == [30]
+    assert statsd_graphite.wait_until(lambda: statsd_graphite.timer_values(timer, "upper")) == [40]
+
+
+def test_statsd_graphite_removes_its_files_and_frees_its_port() -> None:
+    with start_statsd_graphite() as servers:
+        port = urllib.parse.urlsplit(servers.statsd_url).port
+    assert not servers.whisper_dir.exists()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", port))
 
 
 def test_a_server_is_killed_when_its_block_ends(tmp_path: Path) -> None:

@@ -1,0 +1,24 @@
+"""Fixtures for the metrics tests: the real servers of ``peers``; the daemons start once per session."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from . import peers
+
+
+@pytest.fixture(scope="session")
+def statsd_graphite() -> Iterator[peers.StatsdGraphite]:
+    """Shared by the whole session: tests keep apart by naming their metrics under ``metric_prefix``."""
+    with peers.start_statsd_graphite() as servers:
+        yield servers
+
+
+@pytest.fixture
+def metric_prefix(request: pytest.FixtureRequest) -> str:
+    """A statsd name prefix no other test uses, e.g. ``test_counts_add_up_3f2a9c1e``."""
+    return f"{re.sub(r'[^A-Za-z0-9_]+', '_', request.node.name)}_{uuid.uuid4().hex[:8]}"
