@@ -22,3 +22,17 @@ def statsd_graphite() -> Iterator[peers.StatsdGraphite]:
 def metric_prefix(request: pytest.FixtureRequest) -> str:
     """A statsd name prefix no other test uses, e.g. ``test_counts_add_up_3f2a9c1e``."""
     return f"{re.sub(r'[^A-Za-z0-9_]+', '_', request.node.name)}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def prometheus_server() -> Iterator[peers.Prometheus]:
+    """Started once: Prometheus scrapes for the first time only ~5.5 s after it starts."""
+    with peers.start_prometheus() as server:
+        yield server
+
+
+@pytest.fixture
+def prometheus(prometheus_server: peers.Prometheus) -> Iterator[peers.Prometheus]:
+    """The session's Prometheus; the targets a test adds are dropped when it ends."""
+    yield prometheus_server
+    prometheus_server.forget_targets()

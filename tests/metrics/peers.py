@@ -1,6 +1,7 @@
 """The real monitoring servers the metrics tests talk to, each started on private ports and stopped by PID.
 
 - Etsy's statsd flushing every second into carbon-cache; values are read back from the whisper files.
+- Prometheus, scraping targets a test adds at run time.
 
 A tool that is not installed skips the test, or fails it under ``SHIPPER_EXPECT_TOOLS=1`` (CI).
 """
@@ -15,10 +16,12 @@ import subprocess
 import tempfile
 import textwrap
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -34,6 +37,7 @@ INSTALL = {
 STARTUP_TIMEOUT = 30.0
 # Generous: a wait returns as soon as its value is there; only a failing test waits this long.
 READ_TIMEOUT = 30.0
+Result = list[dict[str, Any]]
 
 
 def need(tool: str) -> str:
@@ -197,5 +201,88 @@ def start_statsd_graphite() -> Iterator[StatsdGraphite]:
         servers.enter_context(running([statsd, str(statsd_conf(root, statsd_port, mgmt_port, carbon_port))],
                                       root / "statsd.log", lambda: statsd_healthy(mgmt_port)))
         yield StatsdGraphite(f"udp://127.0.0.1:{statsd_port}", root / "storage" / "whisper", whisper_fetch)
+
+
+def sample_values(result: Result) -> list[float]:
+    """The sample values of an instant-vector query result."""
+    return [float(sample["value"][1]) for sample in result]
+
+
+class Prometheus:
+    """A Prometheus scraping every second the targets listed in a file it watches.
+
+    A target added with ``scrape`` is first scraped 3-6 s later: Prometheus hands discovered targets to
+    its scrapers on a 5 s ticker. Add it as early as you can, then ``wait_for`` what you expect.
+    """
+
+    def __init__(self, url: str, targets_file: Path) -> None:
+        self.url = url
+        self._targets_file = targets_file
+        self._targets: dict[str, list[str]] = {}
+        self._write_targets()
+
+    def scrape(self, job: str, address: str) -> None:
+        """Scrape ``http://ADDRESS/metrics``; its series get the label ``job=JOB``."""
+        self._targets.setdefault(job, []).append(address)
+        self._write_targets()
+
+    def forget_targets(self) -> None:
+        self._targets.clear()
+        self._write_targets()
+
+    def _write_targets(self) -> None:
+        """Replace the file at once, so that Prometheus never reads half of it."""
+        groups = [{"targets": addresses, "labels": {"job": job}} for job, addresses in self._targets.items()]
+        partial = self._targets_file.with_suffix(".partial")
+        partial.write_text(json.dumps(groups))
+        partial.replace(self._targets_file)
+
+    def query(self, expr: str) -> Result:
+        """The instant-vector result of ``expr``: a list of ``{"metric": {labels}, "value": [time, "value"]}``."""
+        url = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            result: Result = json.load(answer)["data"]["result"]
+        return result
+
+    def wait_for(self, expr: str, predicate: Callable[[Result], object] = bool,
+                 timeout: float = READ_TIMEOUT) -> Result:
+        return wait_until(lambda: self.query(expr), predicate, timeout)
+
+
+def prometheus_config(folder: Path) -> tuple[Path, Path]:
+    """The config file, and the targets file it reads (checked every second, and on every change)."""
+    targets = folder / "targets.json"
+    config = folder / "prometheus.yml"
+    config.write_text(json.dumps({
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{
+            "job_name": "shipper-tests",
+            "metrics_path": "/metrics",
+            "file_sd_configs": [{"files": [str(targets)], "refresh_interval": "1s"}],
+        }],
+    }))
+    return config, targets
+
+
+def answers_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:  # refused, or an HTTPError: any status but 2xx
+        return False
+
+
+@contextmanager
+def start_prometheus() -> Iterator[Prometheus]:
+    """A Prometheus with its storage in a temporary directory that is removed afterwards."""
+    binary, port = need("prometheus"), free_port()
+    with tempfile.TemporaryDirectory(prefix="shipper-prometheus-") as tmp:
+        root = Path(tmp)
+        config, targets = prometheus_config(root)
+        server = Prometheus(f"http://127.0.0.1:{port}", targets)
+        command = [binary, f"--config.file={config}", f"--storage.tsdb.path={root / 'data'}",
+                   f"--web.listen-address=127.0.0.1:{port}"]
+        with running(command, root / "prometheus.log", lambda: answers_ok(f"{server.url}/-/ready")):
+            yield server
 
 

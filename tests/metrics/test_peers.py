@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
 import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from .peers import (
+    Prometheus,
     StatsdGraphite,
     accepts,
     free_port,
     need,
     running,
+    sample_values,
     start_statsd_graphite,
 )
 
@@ -23,6 +28,36 @@ def send_statsd(url: str, *lines: str) -> None:
     address = urllib.parse.urlsplit(url)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto("\n".join(lines).encode(), (address.hostname, address.port))
+
+
+class MetricsPage(BaseHTTPRequestHandler):
+    """A fixed Prometheus text page at /metrics, and 404 at any other path."""
+
+    def do_GET(self) -> None:
+        if self.path != "/metrics":
+            self.send_error(404)
+            return
+        body = b"# TYPE harness_things_total counter\nharness_things_total 3\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: Prometheus asks every second."""
+
+
+@pytest.fixture
+def metrics_page() -> Iterator[str]:
+    """The address (HOST:PORT) of a server with a fixed /metrics page."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MetricsPage)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    yield f"127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
 
 
 def test_a_counter_sent_to_statsd_is_read_back_from_whisper(statsd_graphite: StatsdGraphite, metric_prefix: str) -> None:
@@ -52,6 +87,11 @@ def test_statsd_graphite_removes_its_files_and_frees_its_port() -> None:
     assert not servers.whisper_dir.exists()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", port))
+
+
+def test_prometheus_scrapes_a_target_added_at_run_time_at_its_metrics_path(prometheus: Prometheus, metrics_page: str) -> None:
+    prometheus.scrape("harness", metrics_page)
+    assert sample_values(prometheus.wait_for('harness_things_total{job="harness"}')) == [3]
 
 
 def test_a_server_is_killed_when_its_block_ends(tmp_path: Path) -> None:
