@@ -36,3 +36,10 @@ def prometheus(prometheus_server: peers.Prometheus) -> Iterator[peers.Prometheus
     """The session's Prometheus; the targets a test adds are dropped when it ends."""
     yield prometheus_server
     prometheus_server.forget_targets()
+
+
+@pytest.fixture
+def munin_run() -> peers.MuninRun:
+    """``munin_run(command, env, *args)``: munin-run runs ``command`` as a plugin, ``env`` as env.* lines."""
+    peers.need("munin-run")
+    return peers.munin_run

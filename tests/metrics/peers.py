@@ -2,6 +2,7 @@
 
 - Etsy's statsd flushing every second into carbon-cache; values are read back from the whisper files.
 - Prometheus, scraping targets a test adds at run time.
+- munin-run, running one plugin from a private directory.
 
 A tool that is not installed skips the test, or fails it under ``SHIPPER_EXPECT_TOOLS=1`` (CI).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -38,6 +40,7 @@ STARTUP_TIMEOUT = 30.0
 # Generous: a wait returns as soon as its value is there; only a failing test waits this long.
 READ_TIMEOUT = 30.0
 Result = list[dict[str, Any]]
+MuninRun = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 def need(tool: str) -> str:
@@ -286,3 +289,31 @@ def start_prometheus() -> Iterator[Prometheus]:
             yield server
 
 
+def munin_run(command: Sequence[str], env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` as the Munin plugin ``shipper`` with munin-run; ``env`` becomes its env.* lines.
+
+    The plugin lives in a fresh directory under /tmp that nobody can read, as munin-node's plugins must
+    (they run as nobody; pytest's tmp_path is 0700). But nobody may not reach the tests' Python: a
+    virtualenv or pyenv under /root (0700) is out of its reach. So when the tests run as root, the plugin
+    runs as root (``user root``); as any other user, munin-run cannot switch and runs it as that user.
+    """
+    binary = need("munin-run")
+    with tempfile.TemporaryDirectory(prefix="shipper-munin-", dir="/tmp") as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)
+        plugins, confd = root / "plugins", root / "plugin-conf.d"
+        plugins.mkdir(mode=0o755)
+        confd.mkdir(mode=0o755)
+        plugin = plugins / "shipper"
+        plugin.write_text(f'#!/bin/sh\nexec {shlex.join(command)} "$@"\n')
+        plugin.chmod(0o755)
+        (confd / "shipper").write_text(plugin_conf(env))
+        (root / "munin-node.conf").touch()
+        return subprocess.run([binary, "--config", str(root / "munin-node.conf"), "--servicedir", str(plugins),
+                               "--sconfdir", str(confd), "shipper", *args], capture_output=True, text=True,
+                              timeout=60)
+
+
+def plugin_conf(env: dict[str, str]) -> str:
+    user = ["user root"] if os.geteuid() == 0 else []
+    return "\n".join(["[shipper]", *user, *(f"env.{name} {value}" for name, value in env.items())]) + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import textwrap
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from .peers import (
+    MuninRun,
     Prometheus,
     StatsdGraphite,
     accepts,
@@ -22,6 +24,11 @@ from .peers import (
     sample_values,
     start_statsd_graphite,
 )
+
+PLUGIN = [sys.executable, "-c", textwrap.dedent("""\
+    import sys
+    print("graph_title t\\nv.label v" if sys.argv[1:] == ["config"] else "v.value 5")
+    """)]
 
 
 def send_statsd(url: str, *lines: str) -> None:
@@ -92,6 +99,17 @@ def test_statsd_graphite_removes_its_files_and_frees_its_port() -> None:
 def test_prometheus_scrapes_a_target_added_at_run_time_at_its_metrics_path(prometheus: Prometheus, metrics_page: str) -> None:
     prometheus.scrape("harness", metrics_page)
     assert sample_values(prometheus.wait_for('harness_things_total{job="harness"}')) == [3]
+
+
+@pytest.mark.parametrize(("args", "output"), [([], "v.value 5\n"), (["config"], "graph_title t\nv.label v\n")],
+                         ids=["values", "config"])
+def test_munin_run_runs_the_plugin_command_with_its_argument(munin_run: MuninRun, args: list[str], output: str) -> None:
+    assert munin_run(PLUGIN, {}, *args).stdout == output
+
+
+def test_env_lines_reach_the_plugin_as_environment_variables(munin_run: MuninRun) -> None:
+    plugin = [sys.executable, "-c", "import os; print('v.value', os.environ['url'])"]
+    assert munin_run(plugin, {"url": "http://127.0.0.1:9/metrics"}).stdout == "v.value http://127.0.0.1:9/metrics\n"
 
 
 def test_a_server_is_killed_when_its_block_ends(tmp_path: Path) -> None:
