@@ -46,9 +46,25 @@ class LocalProtocolError(ProtocolError):
 class RemoteProtocolError(ProtocolError):
     """The peer sent bytes that are not valid Forward protocol."""
 
+    reason = "protocol"  # the label a receiver counts the closed connection under
+
 
 class AuthError(RemoteProtocolError):
     """The shared-key / user handshake failed."""
+
+    reason = "auth"
+
+
+class LimitError(RemoteProtocolError):
+    """A message is over a limit: frame bytes, entries, or inflated gzip bytes."""
+
+    reason = "too_large"
+
+
+class FrameTimeoutError(RemoteProtocolError):
+    """A message began and did not end in time (a slowloris, or a stalled peer)."""
+
+    reason = "timeout"
 
 
 class TransportError(ShipperError):

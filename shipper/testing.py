@@ -83,7 +83,7 @@ class ForwardReceiver:
 
     @property
     def acks_sent(self) -> int:
-        return self._receiver.acks_sent
+        return self._receiver.stats.acks
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Event]:
         """Block until at least ``count`` events arrived; fail the test with what did if not."""

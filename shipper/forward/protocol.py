@@ -25,7 +25,7 @@ from typing import Any, Union
 import msgpack
 import msgspec
 
-from ..errors import LocalProtocolError, RemoteProtocolError
+from ..errors import LimitError, LocalProtocolError, RemoteProtocolError
 from .eventtime import ext_hook, from_wire, times_from_wire
 from .nesting import entry_spans, too_deep_note
 
@@ -211,7 +211,7 @@ class Framer:
                 declared = _DECLARED.match(str(exc))
                 if declared is None:
                     raise RemoteProtocolError(f"invalid msgpack at byte {self._taken}: {exc}") from exc
-                raise RemoteProtocolError(f"a message declares a field of {declared.group(1)} "
+                raise LimitError(f"a message declares a field of {declared.group(1)} "
                                           f"{'items' if declared.group(2) in ('array', 'map') else 'bytes'}, "
                                           f"over the {self._max}-byte frame limit") from exc
             except Exception as exc:  # msgpack raises a zoo of types for bad bytes
@@ -224,7 +224,7 @@ class Framer:
 
     def _check_size(self, size: int) -> None:
         if size > self._max:
-            raise RemoteProtocolError(
+            raise LimitError(
                 f"a message of over {size} bytes exceeds the {self._max}-byte frame limit"
             )
 
@@ -315,7 +315,7 @@ def gunzip(body: bytes, limit: int) -> bytes:
             parts.append(inflater.decompress(body, limit - size + 1))
             size += len(parts[-1])
             if size > limit or inflater.unconsumed_tail:
-                raise RemoteProtocolError(f"gzip body inflates past the {limit}-byte limit")
+                raise LimitError(f"gzip body inflates past the {limit}-byte limit")
             if not inflater.eof:
                 raise RemoteProtocolError("gzip body is truncated")
             body = inflater.unused_data
@@ -348,7 +348,7 @@ def count_packed_entries(body: bytes, size: object = None) -> int:
 
 def _check_count(size: object) -> None:
     if type(size) is int and size > DEFAULT_MAX_ENTRIES:
-        raise RemoteProtocolError(f"a message of {size} entries exceeds the {DEFAULT_MAX_ENTRIES} limit")
+        raise LimitError(f"a message of {size} entries exceeds the {DEFAULT_MAX_ENTRIES} limit")
 
 
 def _with_size(decoder: msgspec.msgpack.Decoder, body: bytes, size: object) -> list[Any] | None:
@@ -376,7 +376,7 @@ def _decode_stream(body: bytes) -> list[Any]:
             entries.append(entry)
             end = unpacker.tell()
             if len(entries) > DEFAULT_MAX_ENTRIES:
-                raise RemoteProtocolError(f"a message of over {DEFAULT_MAX_ENTRIES} entries")
+                raise LimitError(f"a message of over {DEFAULT_MAX_ENTRIES} entries")
     except RemoteProtocolError:
         raise
     except (msgpack.exceptions.StackError, RecursionError):
@@ -398,7 +398,7 @@ def _decode_each(body: bytes) -> list[Any]:
             except (msgpack.exceptions.StackError, RecursionError):
                 entries.append(_too_deep(body[start:end]))
             if len(entries) > DEFAULT_MAX_ENTRIES:
-                raise RemoteProtocolError(f"a message of over {DEFAULT_MAX_ENTRIES} entries")
+                raise LimitError(f"a message of over {DEFAULT_MAX_ENTRIES} entries")
     except RemoteProtocolError:
         raise
     except Exception as exc:

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError, OutputError, RemoteProtocolError, ShipperError
+from ..errors import ConfigError, FrameTimeoutError, OutputError, RemoteProtocolError, ShipperError
 from .address import Address
 from .handshake import ServerHandshake
 from .protocol import DEFAULT_MAX_FRAME_BYTES, EventBatch, Framer, encode_ack, interpret
@@ -55,6 +55,14 @@ class ReceiverOptions:
     frame_timeout: float = 60.0
 
 
+@dataclass
+class ReceiverStats:
+    connections: int = 0  # accepted, ever
+    events: int = 0
+    acks: int = 0
+    closed: dict[str, int] = field(default_factory=dict)  # connections closed for bad input, by reason
+
+
 class Receiver:
     """Listens on every address in ``options.listen`` and feeds events to ``sink``."""
 
@@ -69,7 +77,7 @@ class Receiver:
         self.options = options
         self.sink = sink
         self.faults = faults or Faults()
-        self.acks_sent = 0
+        self.stats = ReceiverStats()
         self._log = log
         self.on_acked = on_acked
         self._tls = server_context(options.tls) if options.tls else None
@@ -80,6 +88,10 @@ class Receiver:
         self.broken = asyncio.Event()  # the sink failed: nothing more can be acked
         self.error: OutputError | None = None
         self.addresses: list[Address] = []
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._writers)
 
     async def start(self) -> None:
         """Bind every address (port 0 picks a free port; ``addresses`` tells which)."""
@@ -142,6 +154,7 @@ class Receiver:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = _peer_name(writer)
+        self.stats.connections += 1
         self._writers.add(writer)
         handler = asyncio.current_task()
         if handler is not None:
@@ -151,6 +164,8 @@ class Receiver:
         except OutputError as exc:
             self._fail(exc)
         except ShipperError as exc:
+            if isinstance(exc, RemoteProtocolError):
+                self.stats.closed[exc.reason] = self.stats.closed.get(exc.reason, 0) + 1
             self._log(f"closing connection from {peer}: {exc}")
         except Exception as exc:  # a bug: one line, and the other connections carry on
             self._log(f"closing connection from {peer}: internal error: {exc!r}")
@@ -167,6 +182,7 @@ class Receiver:
             for batch in batches:
                 self.sink.write(batch)
             self.sink.flush()
+            self.stats.events += sum(batch.count for batch in batches)
         except OSError as exc:
             raise OutputError(f"cannot write events to the output: {exc.strerror or exc}") from exc
         return [batch.chunk for batch in batches if batch.chunk is not None]
@@ -231,7 +247,7 @@ class _Connection:
         try:
             return await asyncio.wait_for(read_some(self._reader, self._peer), max(remaining, 0))
         except asyncio.TimeoutError:
-            raise RemoteProtocolError(f"a message stayed incomplete for {self._options.frame_timeout:g}s "
+            raise FrameTimeoutError(f"a message stayed incomplete for {self._options.frame_timeout:g}s "
                                       f"({self._framer.pending} bytes of it received)") from None
 
     async def _handle(self, data: bytes) -> None:
@@ -264,10 +280,10 @@ class _Connection:
         if self._faults.ack_delay:
             await asyncio.sleep(self._faults.ack_delay)
         if self._faults.withhold_acks_after is not None:  # checked and counted with no await between
-            chunks = chunks[: max(self._faults.withhold_acks_after - self._receiver.acks_sent, 0)]
+            chunks = chunks[: max(self._faults.withhold_acks_after - self._receiver.stats.acks, 0)]
             if not chunks:
                 return
-        self._receiver.acks_sent += len(chunks)  # counted before the peer can see them
+        self._receiver.stats.acks += len(chunks)  # counted before the peer can see them
         self._receiver.on_acked(len(chunks))
         await self._send(b"".join(encode_ack(chunk) for chunk in chunks))
         self._done = self._options.deny_keepalive
