@@ -40,6 +40,7 @@ class Chunk:
     attempts: int = field(default=0, compare=False)  # times sent
     failures: int = field(default=0, compare=False)  # failed sessions while it waited
     unacked: bool = field(default=False, compare=False)  # settled by the peer's read, acks requested
+    born: float = field(default=0.0, compare=False)  # monotonic time its first record was added
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,11 @@ class PackedBatcher:
             return self.seal()
         return None
 
+    @property
+    def pending(self) -> int:
+        """Records added and not yet sealed."""
+        return self._count
+
     def deadline(self) -> float | None:
         """When the pending entries must be sealed, or None when there are none."""
         return self._started + self._limits.interval if self._count else None
@@ -163,4 +169,4 @@ class PackedBatcher:
         count, self._bodies, self._count, self._bytes = self._count, [], 0, 0
         chunk_id = new_chunk_id() if self._ack else None
         payload = encode_packed_forward(self.tag, body, count, chunk_id, self._gzip)
-        return Chunk(self.tag, payload, count, chunk_id)
+        return Chunk(self.tag, payload, count, chunk_id, born=self._started)

@@ -84,6 +84,7 @@ class ClientStats:
     records_delivered: int = 0
     retries: int = 0
     connects: int = 0
+    bytes_sent: int = 0  # of chunks, resends included
 
 
 class ForwardClient:
@@ -121,6 +122,7 @@ class ForwardClient:
         self._warned_no_acks = False
         self._progress = False  # something was delivered in the current session
         self.disabled = False  # the server swallows chunks and never acks: stop using it
+        self.connected = False  # a session is open: handshake done, chunks can go
         self._outage: str | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -169,8 +171,10 @@ class ForwardClient:
             framer = Framer(self.options.max_frame_bytes)
             keepalive = await self._handshake(reader, writer, framer)
             self._recovered()
+            self.connected = True
             await self._pump(reader, writer, framer, keepalive)
         finally:
+            self.connected = False
             await close_stream(writer)
         self._queue.give_back(self._take_inflight())
 
@@ -255,6 +259,7 @@ class ForwardClient:
             self.stats.retries += 1
         chunk.attempts += 1
         self.stats.chunks_sent += 1
+        self.stats.bytes_sent += len(chunk.payload)
         self._inflight[id(chunk)] = (chunk, self._clock() + self.options.ack_timeout)
         if chunk.id is not None:
             self._by_id[chunk.id] = chunk

@@ -10,6 +10,7 @@ Every dropped record is counted.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -25,14 +26,18 @@ class ChunkQueue:
         max_bytes: int | None = None,
         on_full: str = "block",
         on_settled: Callable[[Chunk, Exception | None], None] = lambda chunk, error: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if on_full not in POLICIES:
             raise ConfigError(f"overflow policy {on_full!r}: choose one of {', '.join(POLICIES)}")
         self.max_bytes = max_bytes
         self.on_full = on_full
         self.bytes = 0
+        self.records = 0  # like bytes: queued or in flight, until settled
         self.dropped_records = 0
         self._on_settled = on_settled
+        self._clock = clock
+        self.busy_since = 0.0  # when the queue last stopped being idle
         self._chunks: deque[Chunk] = deque()
         self.nonempty = asyncio.Event()
         self.room = asyncio.Event()
@@ -57,10 +62,14 @@ class ChunkQueue:
             while not self.has_room(size) and self._chunks:
                 oldest = self._chunks.popleft()
                 self.bytes -= len(oldest.payload)
+                self.records -= oldest.count
                 dropped.append(oldest)
         if self.on_full == "block" or self.has_room(size):
+            if self.bytes == 0:
+                self.busy_since = self._clock()
             self._chunks.append(chunk)
             self.bytes += size
+            self.records += chunk.count
             self.nonempty.set()
         else:
             dropped.append(chunk)
@@ -86,6 +95,7 @@ class ChunkQueue:
     def settle(self, chunk: Chunk, error: Exception | None = None) -> None:
         """A chunk taken from the queue was delivered (``error`` None) or given up."""
         self.bytes -= len(chunk.payload)
+        self.records -= chunk.count
         self._on_settled(chunk, error)  # first: it may queue more (logwrap's drop notice)
         self._update_room()
 
