@@ -427,6 +427,334 @@ static Status value(Input *in, Out *out, int depth) {
     }
 }
 
+static int tuple_of_bytes(PyObject *keys, const char *name, Py_ssize_t limit);
+
+/* ---- Tallies: the metrics found in records (shipper.metrics.tally owns their meaning) ----
+ *
+ * Python says, per call, which fields to watch and where to count them. A record's watched
+ * values are read back from the msgpack just written (escapes already decoded), after the
+ * record is known to be taken here: a value is counted by its msgpack bytes in a dict, bounded
+ * by max_series (a new key past it counts as overflow), and a duration goes into a histogram
+ * buffer. No Python code runs per line, and the slow path counts the same way in Python. */
+#define MAX_WATCH 16
+#define MAX_BOUNDS 32
+enum { LEVEL, ERROR_TYPE, METHOD, STATUS, DURATION, SLOTS };
+enum { LEVELS_TABLE, ERRORS_TABLE, REQUESTS_TABLE, TABLES };
+
+typedef struct {
+    int count;                  /* watched paths */
+    int slot[MAX_WATCH];
+    double scale[MAX_WATCH];    /* a duration's unit in seconds */
+    PyObject *path[MAX_WATCH];  /* tuple of bytes: the top-level key, then keys of nested maps */
+    const char *first[MAX_WATCH]; /* path[i][0] as text */
+    Py_ssize_t first_size[MAX_WATCH];
+    uint64_t seen[4];           /* a 256-bit filter of the top-level keys: key_bit() set for each */
+    PyObject *tables[TABLES];   /* dicts: msgpack bytes of the value -> count */
+    PyObject *overflow;         /* dict: table index -> values not counted for want of room */
+    Py_ssize_t max_series;
+    Py_buffer histogram;        /* doubles: a count per bucket (the bounds and +Inf), then the sum */
+    Py_buffer bounds;           /* doubles, ascending */
+    PyObject *samples;          /* list of durations in seconds, up to max_samples */
+    Py_ssize_t max_samples;
+    /* Per table, the last value counted into its dict and how many more of it came since: a
+     * run of equal values (a log's levels mostly are) costs a memcmp each, no Python call. */
+    PyObject *run_key[TABLES];
+    long long run_count[TABLES];
+} Tally;
+
+typedef struct {
+    Py_ssize_t at[MAX_WATCH]; /* where each watched top-level value is in out (0: absent) */
+    Py_ssize_t end[MAX_WATCH];
+} Found;
+
+static uint64_t load_be(const unsigned char *p, int size) {
+    uint64_t value = 0;
+    for (int i = 0; i < size; i++)
+        value = value << 8 | p[i];
+    return value;
+}
+
+/* Where the msgpack value at p ends, or NULL when it is cut short or of a kind not written here. */
+static const unsigned char *mp_skip(const unsigned char *p, const unsigned char *end) {
+    uint64_t pending = 1;
+    while (pending > 0) {
+        if (p >= end)
+            return NULL;
+        unsigned char h = *p;
+        uint64_t items = 0, body = 0;
+        int head = 1;
+        if (h <= 0x7F || h >= 0xE0 || h == 0xC0 || h == 0xC2 || h == 0xC3)
+            ;
+        else if ((h & 0xE0) == 0xA0)
+            body = h & 0x1F;
+        else if ((h & 0xF0) == 0x80)
+            items = 2 * (uint64_t)(h & 0x0F);
+        else if ((h & 0xF0) == 0x90)
+            items = h & 0x0F;
+        else if (h >= 0xCC && h <= 0xD3)
+            body = 1u << ((h - 0xCC) & 3);
+        else if (h == 0xCB)
+            body = 8;
+        else if (h >= 0xD9 && h <= 0xDF) {
+            int size = h == 0xD9 ? 1 : (h == 0xDA || h == 0xDC || h == 0xDE) ? 2 : 4;
+            if (end - p < 1 + size)
+                return NULL;
+            uint64_t n = load_be(p + 1, size);
+            head = 1 + size;
+            if (h <= 0xDB)
+                body = n;
+            else
+                items = h >= 0xDE ? 2 * n : n;
+        } else
+            return NULL;
+        if ((uint64_t)(end - p) < head + body)
+            return NULL;
+        p += head + body;
+        pending += items - 1;
+    }
+    return p;
+}
+
+/* The text of a msgpack str at p, or NULL when p is not a str. */
+static const unsigned char *mp_str(const unsigned char *p, const unsigned char *end, Py_ssize_t *size) {
+    if (p >= end)
+        return NULL;
+    unsigned char h = *p;
+    int head = (h & 0xE0) == 0xA0 ? 1 : h == 0xD9 ? 2 : h == 0xDA ? 3 : h == 0xDB ? 5 : 0;
+    if (head == 0 || end - p < head)
+        return NULL;
+    *size = head == 1 ? (h & 0x1F) : (Py_ssize_t)load_be(p + 1, head - 1);
+    return end - p - head >= *size ? p + head : NULL;
+}
+
+/* Follow path[1:] through nested maps from the value in [*at, *end); 0 when a key is missing. */
+static int resolve(const unsigned char **at, const unsigned char **end, PyObject *path) {
+    for (Py_ssize_t i = 1; i < PyTuple_GET_SIZE(path); i++) {
+        PyObject *want = PyTuple_GET_ITEM(path, i);
+        const unsigned char *p = *at, *found = NULL, *found_end = NULL;
+        unsigned char h = *p;
+        int head = (h & 0xF0) == 0x80 ? 1 : h == 0xDE ? 3 : h == 0xDF ? 5 : 0;
+        if (head == 0 || *end - p < head)
+            return 0;
+        uint64_t pairs = head == 1 ? (uint64_t)(h & 0x0F) : load_be(p + 1, head - 1);
+        for (p += head; pairs > 0 && p != NULL; pairs--) {
+            Py_ssize_t size;
+            const unsigned char *text = mp_str(p, *end, &size);
+            const unsigned char *value = mp_skip(p, *end);
+            const unsigned char *next = value == NULL ? NULL : mp_skip(value, *end);
+            if (next != NULL && text != NULL && size == PyBytes_GET_SIZE(want) &&
+                memcmp(text, PyBytes_AS_STRING(want), size) == 0) {
+                found = value, found_end = next;
+                break;
+            }
+            p = next;
+        }
+        if (found == NULL)
+            return 0;
+        *at = found, *end = found_end;
+    }
+    return 1;
+}
+
+/* A msgpack int or float as a double; 0 when the value is another kind. */
+static int mp_number(const unsigned char *p, const unsigned char *end, double *value) {
+    unsigned char h = *p;
+    if (h <= 0x7F || h >= 0xE0) {
+        *value = (double)(int8_t)h;
+        return 1;
+    }
+    int size = h >= 0xCC && h <= 0xD3 ? 1 << ((h - 0xCC) & 3) : h == 0xCB ? 8 : 0;
+    if (size == 0 || end - p < 1 + size)
+        return 0;
+    uint64_t bits = load_be(p + 1, size);
+    if (h == 0xCB)
+        memcpy(value, &bits, 8);
+    else if (h <= 0xCF)
+        *value = (double)bits;
+    else
+        *value = size == 1 ? (int8_t)bits : size == 2 ? (int16_t)bits : size == 4 ? (int32_t)bits : (double)(int64_t)bits;
+    return 1;
+}
+
+/* dict[key] += n, from 0 when the key is new. */
+static int increment(PyObject *dict, PyObject *key, long long n) {
+    PyObject *old = PyDict_GetItemWithError(dict, key);
+    if (old == NULL && PyErr_Occurred())
+        return -1;
+    long long now = old == NULL ? 0 : PyLong_AsLongLong(old);
+    if (now == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *next = PyLong_FromLongLong(now + n);
+    int failed = next == NULL || PyDict_SetItem(dict, key, next) < 0;
+    Py_XDECREF(next);
+    return failed ? -1 : 0;
+}
+
+static int end_run(Tally *t, int table) {
+    int failed = t->run_count[table] > 0 && increment(t->tables[table], t->run_key[table], t->run_count[table]) < 0;
+    Py_CLEAR(t->run_key[table]);
+    t->run_count[table] = 0;
+    return failed ? -1 : 0;
+}
+
+static int same_key(PyObject *key, int pair, const unsigned char *a, Py_ssize_t a_size, const unsigned char *b,
+                    Py_ssize_t b_size) {
+    const char *k = PyBytes_AS_STRING(key);
+    if (PyBytes_GET_SIZE(key) != pair + a_size + (pair ? b_size : 0))
+        return 0;
+    return memcmp(k + pair, a, a_size) == 0 && (!pair || memcmp(k + pair + a_size, b, b_size) == 0);
+}
+
+/* One more of a value in a table, keyed by its msgpack bytes (two values: a msgpack array of
+ * both); a new value past max_series counts in the table's overflow instead. */
+static int count_value(Tally *t, int table, const unsigned char *a, Py_ssize_t a_size, const unsigned char *b,
+                       Py_ssize_t b_size) {
+    int pair = b != NULL;
+    if (t->run_key[table] != NULL && same_key(t->run_key[table], pair, a, a_size, b, b_size)) {
+        t->run_count[table]++;
+        return 0;
+    }
+    if (end_run(t, table) < 0)
+        return -1;
+    PyObject *key = PyBytes_FromStringAndSize(NULL, pair + a_size + (pair ? b_size : 0));
+    if (key == NULL)
+        return -1;
+    char *k = PyBytes_AS_STRING(key);
+    if (pair)
+        *k++ = (char)0x92;
+    memcpy(k, a, a_size);
+    if (pair)
+        memcpy(k + a_size, b, b_size);
+    PyObject *dict = t->tables[table];
+    int room = PyDict_GET_SIZE(dict) < t->max_series ? 1 : PyDict_Contains(dict, key);
+    int failed = room < 0;
+    if (room > 0 && !(failed = increment(dict, key, 1) < 0)) {
+        t->run_key[table] = key; /* in the dict for good: later ones of it can be added at the end */
+        return 0;
+    }
+    if (room == 0) {
+        PyObject *index = PyLong_FromLong(table);
+        failed = index == NULL || increment(t->overflow, index, 1) < 0;
+        Py_XDECREF(index);
+    }
+    Py_DECREF(key);
+    return failed ? -1 : 0;
+}
+
+static int observe_duration(Tally *t, double seconds) {
+    const double *bounds = t->bounds.buf;
+    double *histogram = t->histogram.buf;
+    Py_ssize_t count = t->bounds.len / (Py_ssize_t)sizeof(double), bucket = 0;
+    while (bucket < count && seconds > bounds[bucket])
+        bucket++;
+    histogram[bucket] += 1;
+    histogram[count + 1] += seconds;
+    if (PyList_GET_SIZE(t->samples) >= t->max_samples)
+        return 0;
+    PyObject *sample = PyFloat_FromDouble(seconds);
+    int failed = sample == NULL || PyList_Append(t->samples, sample) < 0;
+    Py_XDECREF(sample);
+    return failed ? -1 : 0;
+}
+
+/* Count what one record holds: its level, its error type, and for an HTTP access record
+ * (a method and a status) the request and its duration. */
+static int observe(Tally *t, const Found *found, const char *data) {
+    const unsigned char *at[SLOTS] = {NULL}, *end[SLOTS] = {NULL};
+    double scale[SLOTS] = {0};
+    for (int i = 0; i < t->count; i++) {
+        int slot = t->slot[i];
+        if (at[slot] != NULL || found->at[i] == 0)
+            continue;
+        const unsigned char *a = (const unsigned char *)data + found->at[i];
+        const unsigned char *e = (const unsigned char *)data + found->end[i];
+        if (resolve(&a, &e, t->path[i]))
+            at[slot] = a, end[slot] = e, scale[slot] = t->scale[i];
+    }
+    if (at[LEVEL] != NULL && count_value(t, LEVELS_TABLE, at[LEVEL], end[LEVEL] - at[LEVEL], NULL, 0) < 0)
+        return -1;
+    if (at[ERROR_TYPE] != NULL &&
+        count_value(t, ERRORS_TABLE, at[ERROR_TYPE], end[ERROR_TYPE] - at[ERROR_TYPE], NULL, 0) < 0)
+        return -1;
+    if (at[METHOD] == NULL || at[STATUS] == NULL)
+        return 0;
+    if (count_value(t, REQUESTS_TABLE, at[METHOD], end[METHOD] - at[METHOD], at[STATUS], end[STATUS] - at[STATUS]) < 0)
+        return -1;
+    double duration;
+    if (at[DURATION] != NULL && mp_number(at[DURATION], end[DURATION], &duration))
+        return observe_duration(t, duration * scale[DURATION]);
+    return 0;
+}
+
+/* The watched top-level keys: note where the value of each one the key starts is. */
+static unsigned key_bit(const char *key, Py_ssize_t size) {
+    return size == 0 ? 0 : (unsigned)(size * 31 + (unsigned char)key[0] + (unsigned char)key[size - 1] * 7) & 255;
+}
+
+static void watch_key(const Tally *t, Found *found, const char *key, Py_ssize_t size, Py_ssize_t at,
+                      Py_ssize_t end) {
+    unsigned bit = key_bit(key, size);
+    if (!(t->seen[bit >> 6] >> (bit & 63) & 1))
+        return; /* most keys: no watched key has this length and these end letters */
+    for (int i = 0; i < t->count; i++)
+        if (t->first_size[i] == size && memcmp(t->first[i], key, size) == 0)
+            found->at[i] = at, found->end[i] = end;
+}
+
+/* Add the runs' counts to the dicts, and let go of the buffers. */
+static int finish_tally(Tally *t) {
+    int failed = 0;
+    for (int table = 0; table < TABLES; table++)
+        failed |= end_run(t, table) < 0;
+    if (t->histogram.obj != NULL)
+        PyBuffer_Release(&t->histogram);
+    if (t->bounds.obj != NULL)
+        PyBuffer_Release(&t->bounds);
+    return failed ? -1 : 0;
+}
+
+/* tally = (watch, tables, overflow, max_series, histogram, bounds, samples, max_samples), where
+ * watch holds (slot, scale, path) triples; see shipper.metrics.tally. */
+static int parse_tally(PyObject *arg, Tally *t) {
+    PyObject *watch, *tables;
+    memset(t, 0, sizeof *t);
+    if (!PyArg_ParseTuple(arg, "O!O!O!nw*y*O!n:tally", &PyTuple_Type, &watch, &PyTuple_Type, &tables,
+                          &PyDict_Type, &t->overflow, &t->max_series, &t->histogram, &t->bounds,
+                          &PyList_Type, &t->samples, &t->max_samples))
+        return -1;
+    Py_ssize_t bounds = t->bounds.len / (Py_ssize_t)sizeof(double);
+    if (PyTuple_GET_SIZE(watch) > MAX_WATCH || PyTuple_GET_SIZE(tables) != TABLES ||
+        bounds > MAX_BOUNDS ||
+        t->histogram.len != (bounds + 2) * (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_ValueError, "tally: wrong shape");
+        return -1;
+    }
+    for (int i = 0; i < TABLES; i++) {
+        t->tables[i] = PyTuple_GET_ITEM(tables, i);
+        if (!PyDict_Check(t->tables[i])) {
+            PyErr_SetString(PyExc_TypeError, "tally: tables must be dicts");
+            return -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(watch); i++, t->count++) {
+        PyObject *path;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(watch, i), "idO!:watch", &t->slot[i], &t->scale[i],
+                              &PyTuple_Type, &path) ||
+            tuple_of_bytes(path, "path", MAX_DEPTH) < 0)
+            return -1;
+        if (t->slot[i] < 0 || t->slot[i] >= SLOTS || PyTuple_GET_SIZE(path) == 0) {
+            PyErr_SetString(PyExc_ValueError, "tally: bad watch entry");
+            return -1;
+        }
+        t->path[i] = path;
+        t->first[i] = PyBytes_AS_STRING(PyTuple_GET_ITEM(path, 0));
+        t->first_size[i] = PyBytes_GET_SIZE(PyTuple_GET_ITEM(path, 0));
+        unsigned bit = key_bit(t->first[i], t->first_size[i]);
+        t->seen[bit >> 6] |= (uint64_t)1 << (bit & 63);
+    }
+    return 0;
+}
+
 /* What one call needs to know of logwrap's records. */
 typedef struct {
     const char *fields; /* logwrap's fields as msgpack key/value pairs, the id key last */
@@ -438,6 +766,7 @@ typedef struct {
     unsigned long long next_id;
     char read_time[8];
     PyObject *slow;
+    Tally *tally; /* NULL: no metrics */
 } Context;
 
 static int key_in(const char *key, Py_ssize_t size, PyObject *keys) {
@@ -514,6 +843,7 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
     Py_ssize_t time_end[MAX_KEYS] = {0};
     uint64_t count = 0;
     Keys keys = {.count = 0};
+    Found found = {{0}, {0}};
     Status status = OK;
     in.p++;
     skip_space(&in);
@@ -532,6 +862,7 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
         if (key_in(key, key_size, ctx->reserved) >= 0)
             goto not_mine; /* the app sets a field logwrap sets: Python keeps the app's key in place */
         int time_index = key_in(key, key_size, ctx->time_keys);
+        Py_ssize_t key_offset = key - out->data; /* writing the value may move out->data */
         skip_space(&in);
         if (in.p >= in.end || *in.p != ':')
             goto not_mine;
@@ -545,6 +876,8 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
             status = value(&in, out, 1);
         if (status != OK)
             goto done;
+        if (ctx->tally != NULL)
+            watch_key(ctx->tally, &found, out->data + key_offset, key_size, value_at, out->len);
         if (time_index >= 0) {
             int null = out->len - value_at == 1 && (unsigned char)out->data[value_at] == 0xC0;
             time_at[time_index] = null ? 0 : is_string && plain ? value_at : -1;
@@ -580,6 +913,8 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
             goto not_mine;
         break;
     }
+    if (ctx->tally != NULL && observe(ctx->tally, &found, out->data) < 0)
+        return FAILED;
     if (put(out, ctx->fields, ctx->fields_size) < 0)
         return FAILED;
     char id[24];
@@ -639,20 +974,41 @@ static int tuple_of_bytes(PyObject *keys, const char *name, Py_ssize_t limit) {
 
 PyDoc_STRVAR(pack_doc,
     "pack(items, start, max_records, max_bytes, fields, field_count, reserved, time_keys,\n"
-    "     id_prefix, next_id, read_time, slow) -> (body, next_start, next_id)\n\n"
+    "     id_prefix, next_id, read_time, slow, tally=None) -> (body, next_start, next_id)\n\n"
     "Packed Forward entries for items[start:], stopping after max_records entries or once the\n"
-    "body reaches max_bytes.");
+    "body reaches max_bytes; with a tally, the metrics in the records taken are counted too.");
+
+static PyObject *pack_items(PyObject *items, Py_ssize_t start, Py_ssize_t max_records, Py_ssize_t max_bytes,
+                            Context *context, const char *read_time, Py_ssize_t read_size);
 
 static PyObject *pack(PyObject *module, PyObject *args) {
-    PyObject *items;
+    PyObject *items, *tally_arg = Py_None;
     Py_ssize_t start, max_records, max_bytes, read_size;
     const char *read_time;
     Context ctx;
-    if (!PyArg_ParseTuple(args, "O!nnny#nO!O!UKy#O:pack", &PyList_Type, &items, &start, &max_records,
+    Tally tally;
+    if (!PyArg_ParseTuple(args, "O!nnny#nO!O!UKy#O|O:pack", &PyList_Type, &items, &start, &max_records,
                           &max_bytes, &ctx.fields, &ctx.fields_size, &ctx.field_count, &PyTuple_Type,
                           &ctx.reserved, &PyTuple_Type, &ctx.time_keys, &ctx.id_prefix, &ctx.next_id,
-                          &read_time, &read_size, &ctx.slow))
+                          &read_time, &read_size, &ctx.slow, &tally_arg))
         return NULL;
+    ctx.tally = NULL;
+    if (tally_arg != Py_None) {
+        if (parse_tally(tally_arg, &tally) < 0) {
+            finish_tally(&tally);
+            return NULL;
+        }
+        ctx.tally = &tally;
+    }
+    PyObject *result = pack_items(items, start, max_records, max_bytes, &ctx, read_time, read_size);
+    if (ctx.tally != NULL && finish_tally(&tally) < 0)
+        Py_CLEAR(result);
+    return result;
+}
+
+static PyObject *pack_items(PyObject *items, Py_ssize_t start, Py_ssize_t max_records, Py_ssize_t max_bytes,
+                            Context *context, const char *read_time, Py_ssize_t read_size) {
+    Context ctx = *context;
     if (tuple_of_bytes(ctx.reserved, "reserved", PY_SSIZE_T_MAX) < 0 ||
         tuple_of_bytes(ctx.time_keys, "time_keys", MAX_KEYS) < 0)
         return NULL;

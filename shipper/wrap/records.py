@@ -31,6 +31,7 @@ from msgspec.msgpack import Ext
 
 from ..forward.eventtime import MAX_NS, to_wire
 from ..forward.nesting import MAX_NESTING, deeper_than
+from ..metrics.tally import RecordTally
 from ..timeparse import TimeParser
 from .framing import Part
 from .multiline import Group, Item
@@ -77,8 +78,11 @@ class IdSource:
 class RecordBuilder:
     """Builds the records of one stream (stdout or stderr) as packed entries."""
 
-    def __init__(self, stream: str, options: RecordOptions, ids: IdSource, accelerated: bool = True) -> None:
+    def __init__(self, stream: str, options: RecordOptions, ids: IdSource, accelerated: bool = True,
+                 tally: RecordTally | None = None) -> None:
         self._stream = stream
+        self._tally = tally
+        self._tally_args = () if tally is None else (tally.args,)
         self._options = options
         self._ids = ids
         self._fields = {**options.labels, "stream": stream}
@@ -106,7 +110,7 @@ class RecordBuilder:
         if self._fast:
             body, end, self._ids.next = _fastpack.pack(
                 items, start, max_records, max_bytes, *self._fast_args, self._ids.prefix, self._ids.next,
-                read_time, self._encoded)
+                read_time, self._encoded, *self._tally_args)
             return body, end
         return self._pack_python(items, start, max_records, max_bytes)
 
@@ -117,6 +121,7 @@ class RecordBuilder:
         body = bytearray()
         decode, encode, fields, id_key = self._decode, self._encode, self._fields, self._options.id_key
         time_of, prefix, number = self._time_of, self._ids.prefix, self._ids.next
+        observe = None if self._tally is None else self._tally.observe
         index, end = start, min(len(items), start + max_records)
         while index < end and (index == start or len(body) < max_bytes):
             item = items[index]
@@ -132,6 +137,8 @@ class RecordBuilder:
             if record is None:
                 body += self._encoded(item, event_id)
             else:
+                if observe is not None:
+                    observe(record)
                 record.update(fields)
                 record[id_key] = event_id
                 try:
@@ -145,8 +152,11 @@ class RecordBuilder:
 
     def _encoded(self, item: Item, event_id: str) -> bytes:
         """One item as a packed entry: the definition of a record, shared by both paths."""
+        record = self._record(item)
+        if self._tally is not None:
+            self._tally.observe(record)  # what the app logged, before logwrap's fields, as in C
         try:
-            return self._entry(self._record(item), event_id)
+            return self._entry(record, event_id)
         except OverflowError:  # an integer beyond 64 bits in a JSON line: the line is kept as text
             return self._entry(self._text(item), event_id)  # type: ignore[arg-type]
 

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipper.forward.protocol import decode_packed_entries
+from shipper.metrics.tally import RecordTally
 from shipper.wrap.framing import Part
 from shipper.wrap.multiline import Group
 from shipper.wrap.records import ACCELERATED, IdSource, RecordBuilder, RecordOptions
@@ -146,3 +147,55 @@ def test_repeated_keys_apps_own_logwrap_fields_and_big_objects_keep_pythons_byte
                     reason="set SHIPPER_EXPECT_ACCELERATED=1 where a C compiler built the package (CI does)")
 def test_the_c_extension_is_built():
     assert ACCELERATED
+
+
+# The metrics found in records: both paths count the same, and counting changes no record.
+
+watched_keys = st.sampled_from(["log.level", "level", "levelname", "severity", "error.type", "method", "status",
+                                "http.request.method", "http.response.status_code", "event.duration",
+                                "duration_ms", "x"])
+watched_values = st.one_of(
+    st.sampled_from(["INFO", "warn", "ERROR", "GET", "post", "200", "KeyError"]), st.integers(-10**12, 10**12),
+    st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none(), json_values)
+nested = st.fixed_dictionaries({}, optional={
+    "log": st.dictionaries(st.sampled_from(["level", "logger"]), watched_values, max_size=2),
+    "error": st.dictionaries(st.sampled_from(["type", "message"]), watched_values, max_size=2),
+    "http": st.fixed_dictionaries({}, optional={
+        "request": st.dictionaries(st.sampled_from(["method", "id"]), watched_values, max_size=2),
+        "response": st.dictionaries(st.sampled_from(["status_code"]), watched_values, max_size=1) | watched_values,
+    }),
+    "event": st.dictionaries(st.sampled_from(["duration", "id"]), watched_values, max_size=2) | watched_values,
+})
+metric_records = st.tuples(nested, st.dictionaries(watched_keys, watched_values, max_size=6)).map(
+    lambda pair: {**pair[0], **pair[1]})
+
+
+def tallied(items, accelerated, max_series=3):
+    tally = RecordTally(max_series)
+    ids = IdSource()
+    ids.prefix = "test-"
+    body, _ = RecordBuilder("stdout", OPTIONS, ids, accelerated=accelerated, tally=tally).pack(
+        items, 0, 1 << 20, 1 << 30, NOW)
+    return body, (tally.tables, tally.overflow, list(tally.durations.cells), tally.durations.samples)
+
+
+@needs_extension
+@settings(max_examples=400, deadline=None)
+@given(st.lists(metric_records.map(lambda r: json.dumps(r).encode()), min_size=1, max_size=8))
+def test_both_paths_count_the_same_metrics_in_records(lines):
+    assert tallied(lines, True) == tallied(lines, False)
+
+
+@needs_extension
+@settings(max_examples=100, deadline=None)
+@given(st.lists(metric_records.map(lambda r: json.dumps(r).encode()) | damaged(), min_size=1, max_size=8))
+def test_counting_metrics_changes_no_record(lines):
+    fast, python = both_paths(lines)
+    assert tallied(lines, True)[0] == fast[0] and tallied(lines, False)[0] == python[0]
+
+
+@needs_extension
+def test_tracebacks_and_text_are_counted_the_same_by_both_paths():
+    items = [b'{"log.level": "info"}', b"text", Group([b"Traceback (most recent call last):", b"ValueError: x"],
+                                                      traceback=True), b'{"level": "ERROR", "stream": "x"}']
+    assert tallied(items, True) == tallied(items, False)

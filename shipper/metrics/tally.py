@@ -1,0 +1,118 @@
+"""The metrics found in records: counts by level, by error type, HTTP requests and their
+durations (sans-I/O; ``fields`` says what is read and what it means).
+
+Both record paths count here. The C extension takes ``args`` and counts the records it builds
+with no Python code per line; the Python path calls ``observe`` with the same result. Values
+are counted raw, keyed by their msgpack bytes, and only named (``level_name``...) when read
+out, so the per-line work is one dict update. Each table holds at most ``max_series`` values:
+a new value past that is counted as overflow, so a flood of unique error types cannot grow
+memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import msgspec
+
+from .fields import WATCHED, Slot, error_type, level_name, method_name, status_class
+from .timing import Timing
+
+DEFAULT_MAX_SERIES = 50
+LEVELS, ERRORS, REQUESTS = 0, 1, 2  # tables, in the order the C extension takes them
+TABLE_NAMES = ("log_records", "errors", "http_requests")
+_WATCH = tuple((int(slot), unit, tuple(key.encode() for key in path)) for slot, unit, path in WATCHED)
+_MISSING = object()
+# For the Python path: per top-level key, the paths that start there, with their preference.
+_BY_KEY: dict[str, list[tuple[int, Slot, float, tuple[str, ...]]]] = {}
+for _preference, (_slot, _unit, _path) in enumerate(WATCHED):
+    _BY_KEY.setdefault(_path[0], []).append((_preference, _slot, _unit, _path[1:]))
+
+
+class RecordTally:
+    def __init__(self, max_series: int = DEFAULT_MAX_SERIES) -> None:
+        self.max_series = max_series
+        self.tables: tuple[dict[bytes, int], ...] = ({}, {}, {})
+        self.overflow: dict[int, int] = {}
+        self.durations = Timing()
+        self._encode = msgspec.msgpack.Encoder().encode
+        self._names: dict[tuple[int, bytes], Any] = {}
+        self.args = (_WATCH, self.tables, self.overflow, max_series, self.durations.cells,
+                     self.durations.bounds, self.durations.samples, self.durations.max_samples)
+
+    def observe(self, record: dict[Any, Any]) -> None:
+        """Count one record built in Python, exactly as the C extension counts its own."""
+        found: dict[Slot, tuple[int, Any, float]] = {}  # slot: (preference, value, unit)
+        for key in record:
+            for preference, slot, unit, rest in _BY_KEY.get(key, ()):
+                if slot not in found or found[slot][0] > preference:
+                    value = _lookup(record[key], rest)
+                    if value is not _MISSING:
+                        found[slot] = (preference, value, unit)
+        if not found:
+            return
+        if Slot.LEVEL in found:
+            self._count(LEVELS, found[Slot.LEVEL][1])
+        if Slot.ERROR_TYPE in found:
+            self._count(ERRORS, found[Slot.ERROR_TYPE][1])
+        if Slot.METHOD in found and Slot.STATUS in found:
+            self._count(REQUESTS, (found[Slot.METHOD][1], found[Slot.STATUS][1]))
+            _, duration, unit = found.get(Slot.DURATION, (0, None, 0.0))
+            if type(duration) in (int, float):
+                self.durations.observe(float(duration) * unit)
+
+    def _count(self, table: int, value: Any) -> None:
+        try:
+            key = self._encode(value)
+        except OverflowError:  # an integer beyond 64 bits: the record will be kept as text
+            return
+        counts = self.tables[table]
+        if len(counts) < self.max_series or key in counts:
+            counts[key] = counts.get(key, 0) + 1
+        else:
+            self.overflow[table] = self.overflow.get(table, 0) + 1
+
+    def levels(self) -> dict[str, int]:
+        return self._named(LEVELS, level_name)
+
+    def errors(self) -> dict[str, int]:
+        return self._named(ERRORS, error_type)
+
+    def requests(self) -> dict[tuple[str, str], int]:
+        return self._named(REQUESTS, lambda pair: (method_name(pair[0]), status_class(pair[1])))
+
+    def overflowed(self) -> Iterator[tuple[str, int]]:
+        for table, count in sorted(self.overflow.items()):
+            yield TABLE_NAMES[table], count
+
+    def _named(self, table: int, name: Callable[[Any], Any]) -> dict[Any, int]:
+        """The raw counts under their names, with the overflow under ``other``."""
+        named: dict[Any, int] = {}
+        for key, count in list(self.tables[table].items()):
+            label = self._names.get((table, key))
+            if label is None:
+                label = self._names[(table, key)] = name(_decoded(key))
+            named[label] = named.get(label, 0) + count
+        overflow = self.overflow.get(table, 0)
+        if overflow:
+            other = ("other", "other") if table == REQUESTS else "other"
+            named[other] = named.get(other, 0) + overflow
+        return named
+
+
+def _lookup(value: Any, path: tuple[str, ...]) -> Any:
+    """``value[path[0]][path[1]]...`` through nested dicts, or ``_MISSING``."""
+    for key in path:
+        if type(value) is not dict or key not in value:
+            return _MISSING
+        value = value[key]
+    return value
+
+
+def _decoded(key: bytes) -> Any:
+    try:
+        value = msgspec.msgpack.decode(key)
+    except msgspec.DecodeError:
+        return None
+    return tuple(value) if isinstance(value, list) else value
