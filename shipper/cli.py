@@ -20,6 +20,8 @@ from .cliparams import (
     client_options,
     connection_options,
     logger,
+    metrics_config,
+    metrics_options,
     parse_pairs,
     reports_errors,
     tune_gc,
@@ -72,11 +74,12 @@ _VERBOSE = click.option("--verbose", "-v", is_flag=True,
 @click.option("--tls-client-ca", type=click.Path(dir_okay=False),
               help="Require client certificates signed by this CA.")
 @click.option("--heartbeat/--no-heartbeat", default=True, help="Answer Fluentd's UDP heartbeat.")
+@metrics_options
 @reports_errors("shipper receive")
 def receive(listen: tuple[str, ...], output: str, color: bool | None, verbose: bool, shared_key: str | None,
             users: tuple[str, ...], hostname: str, max_frame_bytes: int, frame_timeout: float,
             socket_mode: str, tls_cert: str | None, tls_key: str | None, tls_client_ca: str | None,
-            heartbeat: bool) -> None:
+            heartbeat: bool, **metrics: Any) -> None:
     """Receive Forward protocol messages and print one JSON line per event."""
     options = ReceiverOptions(
         listen=tuple(parse_address(url) for url in listen),
@@ -91,7 +94,7 @@ def receive(listen: tuple[str, ...], output: str, color: bool | None, verbose: b
     )
     colour = wants_colour(color, sys.stdout)
     tune_gc()
-    config = ReceiveConfig(options, output or "json", colour, verbose)
+    config = ReceiveConfig(options, output or "json", colour, verbose, metrics=metrics_config(**metrics))
     asyncio.run(run_receiver(config, logger("shipper receive")))
 
 

@@ -1,5 +1,6 @@
-"""Click pieces shared by ``shipper`` and ``logwrap``: sizes, error reporting, and the
-options that describe how to reach a Forward server (timeouts, shared key, TLS)."""
+"""Click pieces shared by ``shipper`` and ``logwrap``: sizes, error reporting, the options
+that describe how to reach a Forward server (timeouts, shared key, TLS), and the metrics
+options."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from .errors import ConfigError, ShipperError
 from .forward.address import Address
 from .forward.client import ClientOptions, Security
 from .forward.transport import TlsOptions
+from .metrics.options import DEFAULT_INTERVAL, MetricsOptions, parse_endpoint
+from .metrics.tally import DEFAULT_MAX_SERIES
 
 F = TypeVar("F", bound=Callable[..., Any])
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -149,3 +152,39 @@ def _tls(addresses: Sequence[Address], warn: Callable[[str], None], ca: str | No
     if not verify:
         warn("warning: --tls-no-verify: the server is not authenticated")
     return TlsOptions(ca, cert, key, verify)
+
+
+_METRICS_OPTIONS = [
+    click.option("--metrics-listen", metavar="tcp://HOST:PORT",
+                 help="Serve Prometheus /metrics and /healthz here (port 0: a free one)."),
+    click.option("--statsd", metavar="udp://HOST:PORT", help="Push metrics to this StatsD."),
+    click.option("--statsd-prefix", default="", show_default="logwrap.TAG, or shipper.receive",
+                 help="Prefix of the StatsD names."),
+    click.option("--statsd-tag", "statsd_tags", multiple=True, metavar="KEY:VALUE",
+                 help="Add a DogStatsD tag to every StatsD line."),
+    click.option("--metrics-interval", type=click.FloatRange(0, min_open=True), default=DEFAULT_INTERVAL,
+                 help="Seconds between StatsD pushes (and one more at exit)."),
+    click.option("--metrics-max-series", type=click.IntRange(1), default=DEFAULT_MAX_SERIES,
+                 help="Values kept per metric found in records; more are counted as 'other'."),
+    click.option("--unhealthy-after", type=click.FloatRange(0, min_open=True), default=60.0,
+                 help="/healthz says 503 once records have waited this long with no ack."),
+]
+
+
+def metrics_options(func: F) -> F:
+    """Add the options that say where the metrics go."""
+    for option in reversed(_METRICS_OPTIONS):
+        func = option(func)
+    return func
+
+
+def metrics_config(metrics_listen: str | None, statsd: str | None, statsd_prefix: str,
+                   statsd_tags: Sequence[str], metrics_interval: float, metrics_max_series: int,
+                   unhealthy_after: float) -> MetricsOptions:
+    """``MetricsOptions`` from the values of ``metrics_options``."""
+    return MetricsOptions(
+        listen=parse_endpoint(metrics_listen, "tcp", "--metrics-listen", 9880) if metrics_listen else None,
+        statsd=parse_endpoint(statsd, "udp", "--statsd", 8125) if statsd else None,
+        statsd_prefix=statsd_prefix,
+        statsd_tags=tuple(parse_pairs(statsd_tags, ":", "--statsd-tag", "KEY:VALUE").items()),
+        interval=metrics_interval, max_series=metrics_max_series, unhealthy_after=unhealthy_after)

@@ -19,6 +19,8 @@ from .cliparams import (
     client_options,
     connection_options,
     logger,
+    metrics_config,
+    metrics_options,
     parse_pairs,
     reports_errors,
     tune_gc,
@@ -69,6 +71,7 @@ ENV_PREFIX = "LOGWRAP"
               help="Sent to the child if logwrap itself is killed (kill -9, OOM); none: let it run on. "
                    "Lost if the child changes user (gosu, gunicorn --user).")
 @connection_options
+@metrics_options
 @click.version_option(package_name="shipper", prog_name="logwrap")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @reports_errors("logwrap")
@@ -76,7 +79,9 @@ def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...
          time_keys: tuple[str, ...], id_key: str, multiline: str, multiline_timeout: float,
          max_line_bytes: int, buffer_bytes: int, on_full: str, flush_interval: float,
          batch_records: int, batch_bytes: int, compress: str, drain_timeout: float, tee: bool,
-         death_signal: int | None, command: tuple[str, ...], **connection: Any) -> None:
+         death_signal: int | None, command: tuple[str, ...], metrics_listen: str | None, statsd: str | None,
+         statsd_prefix: str, statsd_tags: tuple[str, ...], metrics_interval: float, metrics_max_series: int,
+         unhealthy_after: float, **connection: Any) -> None:
     """Run COMMAND and ship what it prints to Fluentd, without touching the disk.
 
     Exits with COMMAND's status (128+N if signal N killed it).
@@ -92,6 +97,8 @@ def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...
         limits=BatchLimits(batch_records, batch_bytes, flush_interval), gzip=compress == "gzip",
         client=client_options(addresses, log, **connection), drain_timeout=drain_timeout, tee=tee,
         death_signal=death_signal,
+        metrics=metrics_config(metrics_listen, statsd, statsd_prefix, statsd_tags, metrics_interval,
+                               metrics_max_series, unhealthy_after),
     )
     tune_gc()
     return_large_buffers_to_the_os()

@@ -13,6 +13,9 @@ from typing import Any
 from .errors import ConfigError, OutputError
 from .forward.server import Receiver, ReceiverOptions
 from .forward.sinks import CountSink, JsonLinesSink, PrettySink, Sink
+from .metrics.exporter import Exporter
+from .metrics.options import MetricsOptions
+from .metrics.receiver import receiver_families
 
 OUTPUTS = ("json", "pretty", "count")
 
@@ -24,6 +27,7 @@ class ReceiveConfig:
     colour: bool = False
     verbose: bool = False
     count_interval: float = 1.0
+    metrics: MetricsOptions = MetricsOptions()
 
 
 def make_sink(config: ReceiveConfig) -> Sink:
@@ -40,11 +44,15 @@ def make_sink(config: ReceiveConfig) -> Sink:
 async def run_receiver(config: ReceiveConfig, log: Callable[[str], None]) -> None:
     sink = make_sink(config)
     receiver = Receiver(config.receiver, sink, log)
+    exporter = Exporter(config.metrics, "shipper_receive", "shipper.receive",
+                        lambda: receiver_families(receiver.stats, receiver.open_connections),
+                        lambda: None if receiver.error is None else str(receiver.error), log)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
+        await exporter.start()
         await receiver.start()
         log("listening on " + ", ".join(str(a) for a in receiver.addresses))
         if isinstance(sink, CountSink):
@@ -53,6 +61,7 @@ async def run_receiver(config: ReceiveConfig, log: Callable[[str], None]) -> Non
             await _first(stop.wait(), receiver.broken.wait())
     finally:
         await receiver.close()
+        await exporter.stop()
     if receiver.error is not None:
         raise receiver.error
     try:

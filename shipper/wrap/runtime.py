@@ -28,6 +28,13 @@ from ..forward.pool import Pool
 from ..forward.protocol import Framer, interpret
 from ..forward.settlement import unacked_note
 from ..forward.sinks import JsonLinesSink
+from ..metrics.exporter import Exporter
+from ..metrics.model import Family
+from ..metrics.options import MetricsOptions
+from ..metrics.pipeline import PipelineReading, pipeline_families, record_families
+from ..metrics.statsd import safe
+from ..metrics.tally import RecordTally
+from ..metrics.timing import Timing
 from .framing import DEFAULT_MAX_LINE_BYTES, LineFramer
 from .multiline import Grouper
 from .records import IdSource, RecordBuilder, RecordOptions
@@ -55,6 +62,7 @@ class WrapConfig:
     drain_timeout: float = 5.0
     tee: bool = False
     death_signal: int | None = signal.SIGTERM  # the child's, should logwrap die (None: none)
+    metrics: MetricsOptions = MetricsOptions()
 
     @property
     def base_tag(self) -> str:
@@ -83,19 +91,27 @@ class StreamPipeline:
     """One of the child's streams: bytes → lines → groups → records → chunks."""
 
     def __init__(self, name: str, config: WrapConfig, ids: IdSource, deliver: Callable[[Chunk], None],
-                 totals: Totals) -> None:
+                 totals: Totals, tally: RecordTally | None) -> None:
         self.name = name
+        self.lines = 0
+        self.records = 0
         self._framer = LineFramer(config.max_line_bytes)
         self._grouper = Grouper(config.multiline, config.multiline_timeout, max_bytes=config.max_line_bytes)
-        self._builder = RecordBuilder(name, config.records, ids)
+        self._builder = RecordBuilder(name, config.records, ids, tally=tally)
         tag = f"{config.base_tag}.{name}" if config.tag_stream else config.base_tag
         self._batcher = PackedBatcher(tag, config.limits, config.client.ack, config.gzip)
         self._deliver = deliver
         self._totals = totals
 
+    @property
+    def batching(self) -> int:
+        """Records built and not yet sealed into a chunk."""
+        return self._batcher.pending
+
     def feed(self, data: bytes) -> None:
         lines = self._framer.feed(data)
         self._totals.lines += len(lines)
+        self.lines += len(lines)
         self._emit(self._grouper.feed(lines, data, time.monotonic()))
 
     def tick(self, now: float) -> None:
@@ -108,6 +124,7 @@ class StreamPipeline:
         """End of stream: flush the partial line, the pending group and the batch."""
         lines = self._framer.end()
         self._totals.lines += len(lines)
+        self.lines += len(lines)
         self._emit(self._grouper.feed(lines, b"", time.monotonic()) + self._grouper.end())
         chunk = self._batcher.seal()
         if chunk is not None:
@@ -115,6 +132,7 @@ class StreamPipeline:
 
     def _emit(self, items: list) -> None:  # type: ignore[type-arg]
         self._totals.records += len(items)
+        self.records += len(items)
         now_ns, now = time.time_ns(), time.monotonic()
         start = 0
         while start < len(items):
@@ -189,11 +207,28 @@ class Wrapper:
         self._paused = False
         self._exiting = False
         self._stop_drain = asyncio.Event()
+        self._pipelines: list[StreamPipeline] = []
+        self._child: Child | None = None
+        self._notices_out = 0  # drop notices queued or in flight: not the child's records
+        self._started = time.monotonic()
+        self._last_ack: float | None = None
+        self._latency = Timing()
+        metrics = config.metrics
+        self._tally = RecordTally(metrics.max_series) if metrics.enabled else None
+        prefix = "logwrap." + ".".join(map(safe, config.base_tag.split(".")))
+        self._exporter = Exporter(metrics, "logwrap", prefix, self._families, self._unhealthy, log)
 
     async def run(self) -> int:
+        await self._exporter.start()  # a taken metrics port stops logwrap before the child starts
+        try:
+            return await self._run()
+        finally:
+            await self._exporter.stop()
+
+    async def _run(self) -> int:
         loop = asyncio.get_running_loop()
         exited = asyncio.Event()
-        child = self._start_child(loop, exited)
+        child = self._child = self._start_child(loop, exited)
         readers = await self._read_pipes(loop, child)
         ticker = asyncio.create_task(self._tick(readers))
         await exited.wait()
@@ -234,7 +269,8 @@ class Wrapper:
                           ) -> list[tuple[StreamPipeline, _PipeReader]]:
         readers = []
         for name, fd, tee in (("stdout", child.stdout, 1), ("stderr", child.stderr, 2)):
-            pipeline = StreamPipeline(name, self.config, self._ids, self._deliver, self.totals)
+            pipeline = StreamPipeline(name, self.config, self._ids, self._deliver, self.totals, self._tally)
+            self._pipelines.append(pipeline)
             reader = _PipeReader(pipeline, tee if self.config.tee else None, self._log)
             pipe = os.fdopen(fd, "rb", 0)
             transport, _ = await loop.connect_read_pipe(functools.partial(_same, reader), pipe)
@@ -294,8 +330,12 @@ class Wrapper:
 
     def _settled(self, chunk: Chunk, error: Exception | None) -> None:
         notice = chunk.tag == self._notices.tag
+        if notice:
+            self._notices_out -= chunk.count
         if error is None:
             if not notice:
+                self._last_ack = now = time.monotonic()
+                self._latency.observe(now - chunk.born)
                 self.totals.shipped += chunk.count
                 self.totals.unacked += chunk.count if chunk.unacked else 0
                 self._report_drops()
@@ -314,6 +354,7 @@ class Wrapper:
         record = {"message": f"dropped {count} records (buffer full, {self.config.on_full})",
                   "dropped": count, "reason": "buffer full", "policy": self.config.on_full}
         self._notices.add((to_wire(time.time_ns()), record), 100, time.monotonic())
+        self._notices_out += 1
         self._pool.put(self._notices.seal())  # type: ignore[arg-type]
 
     async def _deliver_rest(self, deadline: float) -> None:
@@ -332,3 +373,36 @@ class Wrapper:
             self._spill.write(batch)
             self.totals.spilled += batch.count
         self._spill.flush()
+
+    def _families(self) -> list[Family]:
+        families = pipeline_families(self._reading())
+        return families if self._tally is None else families + record_families(self._tally)
+
+    def _reading(self) -> PipelineReading:
+        """The pipeline's state, read at once: records = shipped + dropped + spilled + buffered."""
+        queue, stats, clients = self._pool.queue, self._pool.stats, self._pool.clients
+        batching = sum(pipeline.batching for pipeline in self._pipelines)
+        return PipelineReading(
+            lines={p.name: p.lines for p in self._pipelines},
+            records={p.name: p.records for p in self._pipelines},
+            shipped=self.totals.shipped, dropped=queue.dropped_records - self._notice_drops,
+            spilled=self.totals.spilled, retries=stats.retries, bytes_sent=stats.bytes_sent,
+            buffer_bytes=queue.bytes, buffer_limit=queue.max_bytes or 0,
+            buffered=batching + queue.records - self._notices_out,
+            servers=len(clients), connected=sum(client.connected for client in clients),
+            since_ack=time.monotonic() - (self._last_ack or self._started),
+            child_running=self._child is not None and self._child.status is None, latency=self._latency)
+
+    def _unhealthy(self) -> str | None:
+        """Why /healthz answers 503: the child is not running, or records wait with no ack."""
+        if self._child is None:
+            return "the child is not running"
+        if self._child.status is not None:
+            return f"the child exited (status {self._child.status})"
+        queue = self._pool.queue
+        waited = time.monotonic() - max(self._last_ack or self._started, queue.busy_since)
+        limit = self.config.metrics.unhealthy_after
+        if queue.records and waited > limit:
+            return (f"records have waited {waited:.0f}s with no ack from any server "
+                    f"(more than --unhealthy-after {limit:g}s)")
+        return None
