@@ -2,12 +2,14 @@
 when it is installed, else by a parser of our own, each reported ok or with the line at fault.
 
 The per-format checks are pure functions from text to problems; running the tools (``fluentd
---dry-run``, ``logrotate -d``, ``docker-compose config``) is the thin layer at the end.
+--dry-run``, ``logrotate -d``, ``docker-compose config``, ``promtool``) is the thin
+layer at the end.
 """
 
 from __future__ import annotations
 
 import configparser
+import glob
 import json
 import os
 import re
@@ -21,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from . import promtool
 from .errors import ConfigError
 from .stack import compose_command
 
@@ -263,6 +266,8 @@ class Checker:
         text = path.read_text()
         parts = path.relative_to(self.root / "configs").parts
         kind, name = parts[0], path.name
+        if kind == "prometheus":
+            return self._prometheus(path, relative, text)
         if path.suffix == ".json":
             return self._json(relative, text, name)
         if path.suffix == ".ndjson":
@@ -320,6 +325,22 @@ class Checker:
         return Finding(relative, tuple(_logrotate_problem(line) for line in errors or [output.strip()]),
                        "logrotate -d")
 
+    def _prometheus(self, path: Path, relative: str, text: str) -> Finding:
+        problems = yaml_problems(text)
+        data = None if problems else yaml.safe_load(text)
+        problems += _missing_rule_files(path.parent, text, data)
+        tool = self._which("promtool")
+        if problems or tool is None:
+            how = "YAML parser" + ("" if tool else "; promtool not installed")
+            return Finding(relative, tuple(problems), how)
+        command = promtool.command(data)
+        code, output = self._run([tool, *command, path.name], path.parent)
+        how = "promtool " + " ".join(command[:2])
+        if code == 0:
+            return Finding(relative, (), how)
+        found = promtool.problems(output, path.name, text) or [(0, " ".join(output.split()))]
+        return Finding(relative, tuple(Problem(line, message) for line, message in found), how)
+
     def _compose(self, compose: Path) -> Finding:
         relative = str(compose.relative_to(self.root))
         problems = yaml_problems(compose.read_text())
@@ -329,6 +350,15 @@ class Checker:
         code, output = self._run([*command, "-f", compose.name, "config", "-q"], compose.parent)
         problem = (Problem(0, " ".join(output.split())),) if code else ()
         return Finding(relative, problem, " ".join(command) + " config")
+
+
+def _missing_rule_files(folder: Path, text: str, data: Any) -> list[Problem]:
+    """promtool checks a config's syntax only and merely warns about a test's missing rules."""
+    listed = data.get("rule_files") if isinstance(data, dict) else None
+    patterns = [str(pattern) for pattern in listed] if isinstance(listed, list) else []
+    return [Problem(_line_of(text, f"- {pattern}") or _line_of(text, pattern),
+                    f"rule_files: {pattern} matches no file")
+            for pattern in patterns if not glob.glob(str(folder / pattern))]
 
 
 def _line_of(text: str, fragment: str) -> int:

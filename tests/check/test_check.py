@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from shipper import promtool
 from shipper.bundle import HERE as BUNDLE
 from shipper.check import Checker, braces_problems, fluentd_problems, report
 
 ROOT = BUNDLE  # configs/ and docker-compose.yml, as shipped in the package
 needs = {tool: pytest.mark.skipif(shutil.which(tool) is None, reason=f"{tool} is not installed here")
-         for tool in ("fluentd", "logrotate", "docker-compose")}
+         for tool in ("fluentd", "logrotate", "docker-compose", "promtool")}
 
 
 @pytest.fixture
@@ -42,7 +43,8 @@ def test_every_config_in_the_repository_passes():
     checked = {line.split()[1] for line in lines}
     assert {"docker-compose.yml", "configs/fluentd/fluent.conf", "configs/kibana/saved-objects.ndjson",
             "configs/logrotate/gunicorn", "configs/logstash/pipeline/shipper.conf",
-            "configs/elasticsearch/index-template.json", "configs/circus/circus.ini"} <= checked
+            "configs/elasticsearch/index-template.json", "configs/circus/circus.ini",
+            "configs/prometheus/prometheus.yml", "configs/prometheus/alerts.yml", "configs/prometheus/alerts.test.yml"} <= checked
 
 
 @needs["logrotate"]
@@ -74,6 +76,8 @@ BROKEN = [
     ("configs/circus/circus.ini", "cmd = logwrap", "cmdx = logwrap", "[watcher:web] has no command"),
     ("configs/supervisor/shipper.conf", "[program:web]", "program:web]", "line 2: cannot parse 'program:web]'"),
     ("configs/fluentd/Dockerfile", "FROM fluent", "FRM fluent", "must start with FROM"),
+    ("configs/prometheus/prometheus.yml", "  - alerts.yml", "  - alert.yml", "line 9: rule_files: alert.yml matches no file"),
+    ("configs/prometheus/alerts.yml", "groups:", "groups", "invalid YAML"),
 ]
 
 
@@ -145,3 +149,62 @@ def test_a_plugin_nobody_installs_is_a_failure(copy):
                       run=fluentd_lacking_the_elasticsearch_plugin)
     (finding,) = [f for f in checker.check() if f.path == "configs/fluentd/aggregator.conf"]
     assert not finding.ok and "Unknown output plugin 'elasticsearch'" in str(finding.problems[0])
+
+
+@needs["promtool"]
+def test_the_prometheus_files_are_checked_by_promtool_each_with_its_command():
+    lines, _ = report(Checker(ROOT).check())
+    assert {"ok    configs/prometheus/prometheus.yml  (promtool check config)",
+            "ok    configs/prometheus/alerts.yml  (promtool check rules)",
+            "ok    configs/prometheus/alerts.test.yml  (promtool test rules)"} <= set(lines)
+
+
+def test_without_promtool_the_prometheus_files_are_read_as_yaml():
+    lines, _ = report(Checker(ROOT, which=lambda name: None).check())
+    assert "ok    configs/prometheus/alerts.yml  (YAML parser; promtool not installed)" in lines
+
+
+@needs["promtool"]
+def test_a_bad_promql_expression_is_reported_by_promtool_with_its_line(copy):
+    break_file(copy, "configs/prometheus/alerts.yml", "_total[5m])", "_total[5m)")
+    failed = failures(copy)
+    assert ('FAIL  configs/prometheus/alerts.yml: line 8: group "shipper", rule 1, "LogwrapDroppingRecords": '
+            'could not parse expression: 1:42: parse error: unexpected ")" in subquery or range, expected ":" or "]"'
+            "  (promtool check rules)") in failed
+
+
+@needs["promtool"]
+def test_a_rule_that_fires_where_its_unit_test_says_it_must_not_fails_the_test_file(copy):
+    break_file(copy, "configs/prometheus/alerts.yml", "> 0.8", "> 0.79")
+    failed = failures(copy)
+    assert failed[0] == ('FAIL  configs/prometheus/alerts.test.yml: line 86: LogwrapBufferNearlyFull at 5m: fired for '
+                         '{instance="web2:9880", job="logwrap", severity="warning"}, which the test does not expect'
+                         "  (promtool test rules)")
+
+
+@needs["promtool"]
+def test_a_scrape_config_mistake_is_reported_by_promtool(copy):
+    break_file(copy, "configs/prometheus/prometheus.yml", "scrape_interval: 15s", "scrape_interval: 15x")
+    (failure,) = failures(copy)
+    assert failure == 'FAIL  configs/prometheus/prometheus.yml: not a valid duration string: "15x"  (promtool check config)'
+
+
+def test_a_promtool_test_whose_alerts_differ_only_in_annotations_says_so():
+    output = """Unit Testing:  alerts.test.yml
+  FAILED:
+    name: drops,
+    alertname: LogwrapDroppingRecords, time: 4m,
+        exp:[
+            0:
+              Labels:{alertname="LogwrapDroppingRecords", instance="web1:9880"}
+              Annotations:{summary="dropping"}
+            ],
+        got:[
+            0:
+              Labels:{alertname="LogwrapDroppingRecords", instance="web1:9880"}
+              Annotations:{summary="dropped"}
+            ]
+"""
+    tests = "tests:\n  - name: drops\n    alert_rule_test:\n      - eval_time: 4m\n"
+    assert promtool.problems(output, "alerts.test.yml", tests) == [
+        (4, "LogwrapDroppingRecords at 4m: the annotations differ from exp_annotations")]
