@@ -2,8 +2,8 @@
 when it is installed, else by a parser of our own, each reported ok or with the line at fault.
 
 The per-format checks are pure functions from text to problems; running the tools (``fluentd
---dry-run``, ``logrotate -d``, ``docker-compose config``, ``promtool``) is the thin
-layer at the end.
+--dry-run``, ``logrotate -d``, ``docker-compose config``, ``promtool``, ``node --check``) is
+the thin layer at the end.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,132 @@ def ini_problems(text: str) -> list[Problem]:
     return [Problem(0, f"[{s}] has no command") for s in missing]
 
 
+_AGGREGATIONS = ("average", "sum", "last", "max", "min", "avg_zero", "absmax", "absmin")
+_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400, "years": 365 * 86400}
+
+
+def storage_schemas_problems(text: str) -> list[Problem]:
+    """carbon's storage-schemas.conf: a pattern and retentions whisper accepts in every section.
+
+    Carbon skips a section it cannot use and carries on with its default, so a mistake here
+    shows only as wrongly kept data, weeks later.
+    """
+    return _carbon_problems(text, lambda section: _retentions_problems(section.get("retentions")))
+
+
+def storage_aggregation_problems(text: str) -> list[Problem]:
+    """carbon's storage-aggregation.conf: a pattern, a known method, an xFilesFactor in 0..1."""
+    return _carbon_problems(text, _aggregation_problems)
+
+
+def _carbon_problems(text: str, check: Callable[[configparser.SectionProxy], list[str]]) -> list[Problem]:
+    problems = ini_problems(text)
+    if problems:
+        return problems
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    for name in parser.sections():
+        messages = _pattern_problems(parser[name].get("pattern")) + check(parser[name])
+        problems += [Problem(_line_of(text, f"[{name}]"), f"[{name}] {message}") for message in messages]
+    return problems
+
+
+def _pattern_problems(pattern: str | None) -> list[str]:
+    if not pattern:
+        return ["has no pattern"]
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return [f"pattern {pattern!r} is not a regular expression: {exc}"]
+    return []
+
+
+def _retentions_problems(retentions: str | None) -> list[str]:
+    """whisper's rules for the archives of one file (whisper.validateArchiveList)."""
+    if not retentions:
+        return ["has no retentions"]
+    try:
+        archives = sorted(_archive(item) for item in retentions.split(","))
+    except ValueError as exc:
+        return [f"retentions {retentions!r}: {exc}"]
+    wrong = next(filter(None, (_archives_problem(*pair) for pair in pairwise(archives))), None)
+    return [f"retentions {retentions!r}: {wrong}"] if wrong else []
+
+
+def _archives_problem(fine: tuple[int, int], coarse: tuple[int, int]) -> str | None:
+    """What is wrong with two neighbouring archives, (seconds per point, points) each."""
+    if coarse[0] == fine[0]:
+        return f"two archives of {fine[0]}s per point"
+    if coarse[0] % fine[0]:
+        return f"{coarse[0]}s per point is not a multiple of {fine[0]}s"
+    if coarse[0] * coarse[1] <= fine[0] * fine[1]:
+        return f"the {coarse[0]}s archive must cover more time than the {fine[0]}s one"
+    if fine[1] < coarse[0] // fine[0]:
+        return f"the {fine[0]}s archive is too short to make one {coarse[0]}s point"
+    return None
+
+
+def _archive(text: str) -> tuple[int, int]:
+    """``10s:6h`` -> (10, 2160): seconds per point and points, as whisper.parseRetentionDef."""
+    precision, colon, points = text.strip().partition(":")
+    if not colon:
+        raise ValueError(f"{text.strip()!r} is not PRECISION:DURATION like 10s:6h")
+    seconds = _seconds(precision)
+    return seconds, int(points) if points.isdigit() else _seconds(points) // seconds
+
+
+def _seconds(text: str) -> int:
+    found = re.fullmatch(r"(\d+)([a-z]*)", text)
+    unit = next((u for u in _UNITS if u.startswith(found.group(2) or "s")), None) if found else None
+    if found is None or unit is None:
+        raise ValueError(f"{text!r} is not a duration like 10s, 1m, 6h or 1y")
+    return int(found.group(1)) * _UNITS[unit]
+
+
+def _aggregation_problems(section: configparser.SectionProxy) -> list[str]:
+    method, factor = section.get("aggregationMethod"), section.get("xFilesFactor")
+    messages = []
+    if method is not None and method not in _AGGREGATIONS:
+        messages.append(f"aggregationMethod {method!r} is not one of {', '.join(_AGGREGATIONS)}")
+    if factor is not None and not re.fullmatch(r"0(\.\d*)?|1(\.0*)?|\.\d+", factor):
+        messages.append(f"xFilesFactor {factor!r} is not a number from 0 to 1")
+    return messages
+
+
+_MUNIN_SETTINGS = ("user", "group", "command", "host_name", "timeout", "update_rate")
+
+
+def munin_conf_problems(text: str) -> list[Problem]:
+    """munin-node's plugin-conf.d, read as Munin::Node::Config does: a [section], then one
+    ``env.NAME value`` or setting a line. munin-node skips the rest of the file at the first
+    mistake, so that is the one reported."""
+    section = False
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = re.sub(r"(?<!\\)#.*", "", raw).strip()
+        if not line:
+            continue
+        if re.fullmatch(r"\[[^\]]+\]", line):
+            section = True
+            continue
+        setting = re.fullmatch(r"([\w.]+)\s+(.+)", line)
+        if not section:
+            return [Problem(number, f"{line!r} comes before any [section]")]
+        if setting is None:
+            return [Problem(number, f"cannot read {line!r}: expected `env.NAME value` or a setting")]
+        if not setting.group(1).startswith("env.") and setting.group(1) not in _MUNIN_SETTINGS:
+            return [Problem(number, f"unknown setting {setting.group(1)!r}: munin-node takes env.NAME, "
+                                    + ", ".join(_MUNIN_SETTINGS))]
+    return []
+
+
+def node_problem(output: str) -> Problem:
+    """``node --check``'s report: ``FILE:LINE``, the code, then ``SyntaxError: ...``."""
+    lines = output.splitlines()
+    located = re.match(r".*:(\d+)$", lines[0]) if lines else None
+    error = next((line for line in lines if re.match(r"\w*Error: ", line)), None)
+    return Problem(int(located.group(1)) if located else 0, error or " ".join(output.split()))
+
+
 def dockerfile_problems(text: str) -> list[Problem]:
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip() and not line.lstrip().startswith("#"):
@@ -221,6 +348,11 @@ def dockerfile_problems(text: str) -> list[Problem]:
 
 _SEMANTIC_CHECKS = {"ilm-policy.json": ilm_policy_problems, "index-template.json": index_template_problems,
                     "component-template.json": component_template_problems}
+_CARBON_CHECKS = {"storage-schemas.conf": storage_schemas_problems,
+                  "storage-aggregation.conf": storage_aggregation_problems}
+
+# statsd reads its config file as ``eval('config = ' + text)``: the file alone is not a script.
+STATSD_PREFIX = "config = "
 
 
 def includes(text: str) -> list[str]:
@@ -284,6 +416,12 @@ class Checker:
             return self._logrotate(path, relative, text)
         if kind in ("circus", "supervisor"):
             return Finding(relative, tuple(ini_problems(text)), "INI parser")
+        if name in _CARBON_CHECKS:
+            return Finding(relative, tuple(_CARBON_CHECKS[name](text)), "carbon schema check")
+        if kind == "statsd" and path.suffix == ".js":
+            return self._statsd(path, relative, text)
+        if kind == "munin":
+            return Finding(relative, tuple(munin_conf_problems(text)), "munin plugin-conf parser")
         return Finding(relative, (), "not checked: unknown kind")
 
     def _json(self, relative: str, text: str, name: str) -> Finding:
@@ -340,6 +478,16 @@ class Checker:
             return Finding(relative, (), how)
         found = promtool.problems(output, path.name, text) or [(0, " ".join(output.split()))]
         return Finding(relative, tuple(Problem(line, message) for line, message in found), how)
+
+    def _statsd(self, path: Path, relative: str, text: str) -> Finding:
+        node = self._which("node")
+        if node is None:
+            return Finding(relative, (), "not checked: node not installed")
+        with tempfile.TemporaryDirectory() as folder:
+            script = Path(folder, path.name)
+            script.write_text(STATSD_PREFIX + text)  # on the first line: line numbers stay the same
+            code, output = self._run([node, "--check", str(script)], path.parent)
+        return Finding(relative, () if code == 0 else (node_problem(output),), "node --check")
 
     def _compose(self, compose: Path) -> Finding:
         relative = str(compose.relative_to(self.root))

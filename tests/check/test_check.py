@@ -13,7 +13,7 @@ from shipper.check import Checker, braces_problems, fluentd_problems, report
 
 ROOT = BUNDLE  # configs/ and docker-compose.yml, as shipped in the package
 needs = {tool: pytest.mark.skipif(shutil.which(tool) is None, reason=f"{tool} is not installed here")
-         for tool in ("fluentd", "logrotate", "docker-compose", "promtool")}
+         for tool in ("fluentd", "logrotate", "docker-compose", "promtool", "node")}
 
 
 @pytest.fixture
@@ -44,7 +44,9 @@ def test_every_config_in_the_repository_passes():
     assert {"docker-compose.yml", "configs/fluentd/fluent.conf", "configs/kibana/saved-objects.ndjson",
             "configs/logrotate/gunicorn", "configs/logstash/pipeline/shipper.conf",
             "configs/elasticsearch/index-template.json", "configs/circus/circus.ini",
-            "configs/prometheus/prometheus.yml", "configs/prometheus/alerts.yml", "configs/prometheus/alerts.test.yml"} <= checked
+            "configs/prometheus/prometheus.yml", "configs/prometheus/alerts.yml", "configs/prometheus/alerts.test.yml",
+            "configs/statsd/config.js", "configs/statsd/storage-schemas.conf", "configs/statsd/storage-aggregation.conf",
+            "configs/munin/shipper"} <= checked
 
 
 @needs["logrotate"]
@@ -78,6 +80,11 @@ BROKEN = [
     ("configs/fluentd/Dockerfile", "FROM fluent", "FRM fluent", "must start with FROM"),
     ("configs/prometheus/prometheus.yml", "  - alerts.yml", "  - alert.yml", "line 9: rule_files: alert.yml matches no file"),
     ("configs/prometheus/alerts.yml", "groups:", "groups", "invalid YAML"),
+    ("configs/statsd/storage-schemas.conf", "retentions = 10s:6h,1m:7d", "retentions = 10s:6h,15s:7d",
+     "[statsd] retentions '10s:6h,15s:7d,10m:1y': 15s per point is not a multiple of 10s"),
+    ("configs/statsd/storage-aggregation.conf", "aggregationMethod = sum", "aggregationMethod = total",
+     "[counter_counts] aggregationMethod 'total' is not one of average, sum"),
+    ("configs/munin/shipper", "env.url http", "env url=http", "line 7: unknown setting 'env': munin-node takes env.NAME"),
 ]
 
 
@@ -208,3 +215,21 @@ def test_a_promtool_test_whose_alerts_differ_only_in_annotations_says_so():
     tests = "tests:\n  - name: drops\n    alert_rule_test:\n      - eval_time: 4m\n"
     assert promtool.problems(output, "alerts.test.yml", tests) == [
         (4, "LogwrapDroppingRecords at 4m: the annotations differ from exp_annotations")]
+
+
+@needs["node"]
+def test_the_statsd_config_is_checked_by_node_as_statsd_reads_it():
+    lines, _ = report(Checker(ROOT).check())
+    assert "ok    configs/statsd/config.js  (node --check)" in lines
+
+
+@needs["node"]
+def test_a_statsd_config_syntax_error_is_reported_by_node_with_its_line(copy):
+    break_file(copy, "configs/statsd/config.js", "port: 8125,", "port: 8125")
+    (failure,) = failures(copy)
+    assert failure == "FAIL  configs/statsd/config.js: line 9: SyntaxError: Unexpected identifier 'address'  (node --check)"
+
+
+def test_without_node_the_statsd_config_is_reported_as_not_checked():
+    lines, _ = report(Checker(ROOT, which=lambda name: None).check())
+    assert "ok    configs/statsd/config.js  (not checked: node not installed)" in lines
