@@ -337,3 +337,17 @@ def es_tail(url: str, follow: bool, service: str | None, level: str | None, quer
             click.echo(render(record))
     except KeyboardInterrupt:
         pass
+
+
+@main.command("munin-plugin")
+@click.argument("action", required=False, type=click.Choice(["config"]))
+@reports_errors("shipper munin-plugin")
+def munin_plugin(action: str | None) -> None:
+    """A Munin plugin graphing a logwrap's /metrics: records shipped, dropped, retries, buffer.
+
+    `config` prints the graphs, no argument their values. The page's URL comes from the
+    environment variable `url` (Munin's `env.url`) [default: http://127.0.0.1:9880/metrics].
+    """
+    from .metrics.munin import DEFAULT_URL, plugin
+
+    click.echo("\n".join(plugin(action, os.environ.get("url") or DEFAULT_URL)))
