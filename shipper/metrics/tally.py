@@ -22,7 +22,9 @@ from .timing import Timing
 DEFAULT_MAX_SERIES = 50
 LEVELS, ERRORS, REQUESTS = 0, 1, 2  # tables, in the order the C extension takes them
 TABLE_NAMES = ("log_records", "errors", "http_requests")
-_WATCH = tuple((int(slot), unit, tuple(key.encode() for key in path)) for slot, unit, path in WATCHED)
+# For the C extension, in slot order (it relies on it), each slot's names in order of preference.
+_WATCH = tuple((int(slot), unit, tuple(key.encode() for key in path))
+               for slot, unit, path in sorted(WATCHED, key=lambda watched: watched[0]))
 _MISSING = object()
 # For the Python path: per top-level key, the paths that start there, with their preference.
 _BY_KEY: dict[str, list[tuple[int, Slot, float, tuple[str, ...]]]] = {}

@@ -364,7 +364,8 @@ static Status container(Input *in, Out *out, int depth, int kind) {
         return FAILED;
     char close = kind == MAP ? '}' : ']';
     uint64_t count = 0;
-    Keys keys = {.count = 0};
+    Keys keys; /* only count needs a value: an initializer would clear all 1 KiB of it each time */
+    keys.count = 0;
     in->p++;
     skip_space(in);
     if (in->p < in->end && *in->p == close) {
@@ -460,10 +461,12 @@ typedef struct {
      * run of equal values (a log's levels mostly are) costs a memcmp each, no Python call. */
     PyObject *run_key[TABLES];
     long long run_count[TABLES];
+    PyObject *owner; /* the arguments it was made from: they keep every borrowed object alive */
 } Tally;
 
 typedef struct {
-    Py_ssize_t at[MAX_WATCH]; /* where each watched top-level value is in out (0: absent) */
+    uint32_t mask;            /* bit i: watched path i's top-level key is in the record */
+    Py_ssize_t at[MAX_WATCH]; /* then where its value is in out */
     Py_ssize_t end[MAX_WATCH];
 } Found;
 
@@ -475,7 +478,17 @@ static uint64_t load_be(const unsigned char *p, int size) {
 }
 
 /* Where the msgpack value at p ends, or NULL when it is cut short or of a kind not written here. */
-static const unsigned char *mp_skip(const unsigned char *p, const unsigned char *end) {
+static const unsigned char *mp_skip_any(const unsigned char *p, const unsigned char *end);
+
+static inline const unsigned char *mp_skip(const unsigned char *p, const unsigned char *end) {
+    if (p < end && (*p <= 0x7F || *p >= 0xE0 || *p == 0xC0 || *p == 0xC2 || *p == 0xC3))
+        return p + 1; /* the common small scalars, inline */
+    if (p < end && (*p & 0xE0) == 0xA0)
+        return end - p > (*p & 0x1F) ? p + 1 + (*p & 0x1F) : NULL;
+    return mp_skip_any(p, end);
+}
+
+static const unsigned char *mp_skip_any(const unsigned char *p, const unsigned char *end) {
     uint64_t pending = 1;
     while (pending > 0) {
         if (p >= end)
@@ -662,9 +675,10 @@ static int observe_duration(Tally *t, double seconds) {
 static int observe(Tally *t, const Found *found, const char *data) {
     const unsigned char *at[SLOTS] = {NULL}, *end[SLOTS] = {NULL};
     double scale[SLOTS] = {0};
-    for (int i = 0; i < t->count; i++) {
+    for (uint32_t mask = found->mask; mask != 0; mask &= mask - 1) {
+        int i = __builtin_ctz(mask); /* in slot order: a request's method is known before its status */
         int slot = t->slot[i];
-        if (at[slot] != NULL || found->at[i] == 0)
+        if (at[slot] != NULL || (slot > METHOD && at[METHOD] == NULL))
             continue;
         const unsigned char *a = (const unsigned char *)data + found->at[i];
         const unsigned char *e = (const unsigned char *)data + found->end[i];
@@ -698,26 +712,37 @@ static void watch_key(const Tally *t, Found *found, const char *key, Py_ssize_t 
         return; /* most keys: no watched key has this length and these end letters */
     for (int i = 0; i < t->count; i++)
         if (t->first_size[i] == size && memcmp(t->first[i], key, size) == 0)
-            found->at[i] = at, found->end[i] = end;
+            found->mask |= 1u << i, found->at[i] = at, found->end[i] = end;
 }
 
-/* Add the runs' counts to the dicts, and let go of the buffers. */
-static int finish_tally(Tally *t) {
+/* Add the runs' counts to the dicts: at the end of every call, so Python reads whole counts. */
+static int end_runs(Tally *t) {
     int failed = 0;
     for (int table = 0; table < TABLES; table++)
         failed |= end_run(t, table) < 0;
+    return failed ? -1 : 0;
+}
+
+#define TALLY_CAPSULE "shipper.wrap._fastpack.Tally"
+
+static void free_tally(PyObject *capsule) {
+    Tally *t = PyCapsule_GetPointer(capsule, TALLY_CAPSULE);
+    if (t == NULL)
+        return;
+    for (int table = 0; table < TABLES; table++)
+        Py_CLEAR(t->run_key[table]);
     if (t->histogram.obj != NULL)
         PyBuffer_Release(&t->histogram);
     if (t->bounds.obj != NULL)
         PyBuffer_Release(&t->bounds);
-    return failed ? -1 : 0;
+    Py_XDECREF(t->owner);
+    PyMem_Free(t);
 }
 
-/* tally = (watch, tables, overflow, max_series, histogram, bounds, samples, max_samples), where
+/* args = (watch, tables, overflow, max_series, histogram, bounds, samples, max_samples), where
  * watch holds (slot, scale, path) triples; see shipper.metrics.tally. */
 static int parse_tally(PyObject *arg, Tally *t) {
     PyObject *watch, *tables;
-    memset(t, 0, sizeof *t);
     if (!PyArg_ParseTuple(arg, "O!O!O!nw*y*O!n:tally", &PyTuple_Type, &watch, &PyTuple_Type, &tables,
                           &PyDict_Type, &t->overflow, &t->max_series, &t->histogram, &t->bounds,
                           &PyList_Type, &t->samples, &t->max_samples))
@@ -842,8 +867,10 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
     Py_ssize_t time_at[MAX_KEYS] = {0};
     Py_ssize_t time_end[MAX_KEYS] = {0};
     uint64_t count = 0;
-    Keys keys = {.count = 0};
-    Found found = {{0}, {0}};
+    Keys keys; /* only count needs a value: an initializer would clear all 1 KiB of it each time */
+    keys.count = 0;
+    Found found;
+    found.mask = 0;
     Status status = OK;
     in.p++;
     skip_space(&in);
@@ -913,7 +940,7 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
             goto not_mine;
         break;
     }
-    if (ctx->tally != NULL && observe(ctx->tally, &found, out->data) < 0)
+    if (ctx->tally != NULL && found.mask != 0 && observe(ctx->tally, &found, out->data) < 0)
         return FAILED;
     if (put(out, ctx->fields, ctx->fields_size) < 0)
         return FAILED;
@@ -986,22 +1013,16 @@ static PyObject *pack(PyObject *module, PyObject *args) {
     Py_ssize_t start, max_records, max_bytes, read_size;
     const char *read_time;
     Context ctx;
-    Tally tally;
     if (!PyArg_ParseTuple(args, "O!nnny#nO!O!UKy#O|O:pack", &PyList_Type, &items, &start, &max_records,
                           &max_bytes, &ctx.fields, &ctx.fields_size, &ctx.field_count, &PyTuple_Type,
                           &ctx.reserved, &PyTuple_Type, &ctx.time_keys, &ctx.id_prefix, &ctx.next_id,
                           &read_time, &read_size, &ctx.slow, &tally_arg))
         return NULL;
     ctx.tally = NULL;
-    if (tally_arg != Py_None) {
-        if (parse_tally(tally_arg, &tally) < 0) {
-            finish_tally(&tally);
-            return NULL;
-        }
-        ctx.tally = &tally;
-    }
+    if (tally_arg != Py_None && (ctx.tally = PyCapsule_GetPointer(tally_arg, TALLY_CAPSULE)) == NULL)
+        return NULL;
     PyObject *result = pack_items(items, start, max_records, max_bytes, &ctx, read_time, read_size);
-    if (ctx.tally != NULL && finish_tally(&tally) < 0)
+    if (ctx.tally != NULL && end_runs(ctx.tally) < 0)
         Py_CLEAR(result);
     return result;
 }
@@ -1042,8 +1063,30 @@ static PyObject *pack_items(PyObject *items, Py_ssize_t start, Py_ssize_t max_re
     return Py_BuildValue("NnK", out.bytes, index, ctx.next_id);
 }
 
+PyDoc_STRVAR(tally_doc,
+    "tally(watch, tables, overflow, max_series, histogram, bounds, samples, max_samples) -> capsule\n\n"
+    "What pack() counts the metrics of records into, checked once; see shipper.metrics.tally.");
+
+static PyObject *tally(PyObject *module, PyObject *args) {
+    (void)module;
+    Tally *t = PyMem_Calloc(1, sizeof *t);
+    if (t == NULL)
+        return PyErr_NoMemory();
+    t->owner = Py_NewRef(args);
+    PyObject *capsule = PyCapsule_New(t, TALLY_CAPSULE, free_tally);
+    if (capsule == NULL) {
+        Py_DECREF(t->owner);
+        PyMem_Free(t);
+        return NULL;
+    }
+    if (parse_tally(args, t) < 0)
+        Py_CLEAR(capsule); /* frees t, with whatever it holds */
+    return capsule;
+}
+
 static PyMethodDef methods[] = {
     {"pack", pack, METH_VARARGS, pack_doc},
+    {"tally", tally, METH_VARARGS, tally_doc},
     {NULL, NULL, 0, NULL},
 };
 

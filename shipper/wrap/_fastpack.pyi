@@ -16,5 +16,17 @@ def pack(
     next_id: int,
     read_time: bytes,
     slow: Callable[[Any, str], bytes],
+    tally: object = None,
     /,
 ) -> tuple[bytes, int, int]: ...
+def tally(
+    watch: tuple[tuple[int, float, tuple[bytes, ...]], ...],
+    tables: tuple[dict[bytes, int], ...],
+    overflow: dict[int, int],
+    max_series: int,
+    histogram: Any,
+    bounds: Any,
+    samples: list[float],
+    max_samples: int,
+    /,
+) -> object: ...

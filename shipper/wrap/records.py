@@ -82,7 +82,6 @@ class RecordBuilder:
                  tally: RecordTally | None = None) -> None:
         self._stream = stream
         self._tally = tally
-        self._tally_args = () if tally is None else (tally.args,)
         self._options = options
         self._ids = ids
         self._fields = {**options.labels, "stream": stream}
@@ -94,6 +93,7 @@ class RecordBuilder:
         # Rare set-ups stay in Python: a time key logwrap sets itself, an id key that is also a label.
         odd = set(options.time_keys) & set(reserved) or options.id_key in self._fields
         self._fast = accelerated and ACCELERATED and not odd and len(options.time_keys) <= 16
+        self._tally_args = (_fastpack.tally(*tally.args),) if tally is not None and self._fast else ()
         self._fast_args = (
             self._encode(self._fields)[_map_header_length(len(self._fields)):] + self._encode(options.id_key),
             len(self._fields) + 1,
