@@ -12,6 +12,10 @@
 2. CPU: each process's own user+system seconds (with its `cat`) per million records.
 3. Memory: the same burst with the receiver down; peak RSS must stay under --buffer-bytes +
    40 MiB, and lines read must equal records dropped + spilled exactly.
+4. Metrics: logwrap with both exporters on (`--metrics-listen`, `--statsd` to a UDP socket of
+   this script) and so the metrics from records, against the same command with them off, in
+   alternating runs (the best of each): throughput must stay >= 0.9x, and the burst's peak RSS
+   may grow by at most 2 MiB.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +37,7 @@ from shipper.wrap.records import ACCELERATED
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOGWRAP = [sys.executable, "-m", "shipper.logwrap"]
 BUFFER_MIB = 64
+ROUNDS = 3  # of metrics off and on, alternating
 
 
 def measured(command: list[str], **kwargs) -> tuple[float, float, int, int]:  # type: ignore[no-untyped-def]
@@ -86,23 +92,45 @@ def throughput(path: str, lines: int) -> None:
         print(f"{name:34}{rate:>12,.0f}{ratios}")
 
 
-def memory(path: str, lines: int) -> None:
+def metrics_flags(statsd: socket.socket) -> list[str]:
+    return ["--metrics-listen", "tcp://127.0.0.1:0", "--statsd", f"udp://127.0.0.1:{statsd.getsockname()[1]}"]
+
+
+def metrics_cost(path: str, lines: int, statsd: socket.socket) -> None:
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(ROUNDS):
+        for on in (False, True):
+            flags = metrics_flags(statsd) if on else []
+            command = lambda r, flags=flags: ([*LOGWRAP, "--to", r.url, *flags, "--", "cat", path], None)  # noqa: E731
+            walls[on].append(delivered_run("metrics", command, lines)[1])
+    off, on = min(walls[False]), min(walls[True])
+    ratio = off / on
+    print(f"\nmetrics on (/metrics, StatsD, metrics from records) vs off, best of {ROUNDS} each: "
+          f"{lines / on:,.0f} vs {lines / off:,.0f} records/s = {ratio:.2f}x "
+          f"({'ok' if ratio >= 0.9 else 'UNDER'} the 0.9x bound)")
+
+
+def memory(path: str, lines: int, extra: list[str] | None = None) -> float:
+    """The receiver-down burst; returns logwrap's peak RSS in MiB."""
     closed = CountingReceiver()
     url = closed.url
     closed.stop()  # nobody listens there now: every connect is refused
     with tempfile.TemporaryFile() as err:
         _, _, peak_kib, status = measured(
             [*LOGWRAP, "--to", url, "--buffer-bytes", f"{BUFFER_MIB}MiB", "--drain-timeout", "0.5",
-             "--", "cat", path], stdout=subprocess.DEVNULL, stderr=err)
-        err.seek(0)
-        summary = [line for line in err.read().decode().splitlines() if "lines read" in line][-1]
+             *(extra or []), "--", "cat", path], stdout=subprocess.DEVNULL, stderr=err)
+        err.seek(max(err.seek(0, os.SEEK_END) - 4096, 0))  # only the summary: the bench stays small,
+        tail = err.read().decode("utf-8", "replace")       # or later children inherit its peak RSS
+        summary = [line for line in tail.splitlines() if "lines read" in line][-1]
     numbers = re.search(r"as (\d+) records: (\d+) shipped, (\d+) dropped, (\d+) spilled", summary)
     read, shipped, dropped, spilled = (int(n) for n in numbers.groups())  # type: ignore[union-attr]
     limit = BUFFER_MIB + 40
-    print(f"\nreceiver down, {lines:,}-line burst: peak RSS {peak_kib / 1024:.1f} MiB "
+    print(f"\nreceiver down, {lines:,}-line burst{' (metrics on)' if extra else ''}: "
+          f"peak RSS {peak_kib / 1024:.1f} MiB "
           f"(limit {limit} MiB: {'ok' if peak_kib / 1024 < limit else 'OVER'}); "
           f"{read:,} read = {shipped} shipped + {dropped:,} dropped + {spilled:,} spilled: "
           f"{'exact' if read == shipped + dropped + spilled == lines else 'MISMATCH'} (status {status})")
+    return peak_kib / 1024
 
 
 def main() -> None:
@@ -111,7 +139,13 @@ def main() -> None:
     args = parser.parse_args()
     path = json_lines(args.lines)
     throughput(path, args.lines)
-    memory(path, args.lines)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as statsd:
+        statsd.bind(("127.0.0.1", 0))  # takes the pushes; nothing needs to read them
+        metrics_cost(path, args.lines, statsd)
+        off = memory(path, args.lines)
+        on = memory(path, args.lines, metrics_flags(statsd))
+    growth = on - off
+    print(f"peak RSS with metrics on: {growth:+.1f} MiB ({'ok' if growth <= 2 else 'OVER'} the 2 MiB bound)")
 
 
 if __name__ == "__main__":
