@@ -1,6 +1,10 @@
 """Sending StatsD datagrams: UDP from a non-blocking socket, so a slow or absent StatsD never
 holds logwrap up. The host is resolved (off the event loop) at the first flush and again after
-any failure; a failure is warned about once until sending works again."""
+any failure; a failure is warned about once until sending works again.
+
+A UDP send succeeds even when nobody listens: the refusal (ICMP) only fails the next send on
+the same socket. So sending counts as working again after two flushes in a row went out.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ class StatsdSender:
         self._warn = warn
         self._socket: socket.socket | None = None
         self._warned = False
+        self._good_flushes = 0
 
     async def send(self, packets: list[bytes]) -> None:
         if not packets:
@@ -37,7 +42,9 @@ class StatsdSender:
             self._fail(exc.strerror or str(exc))
             self.close()
             return
-        self._warned = False
+        self._good_flushes += 1
+        if self._good_flushes >= 2:
+            self._warned = False
 
     def close(self) -> None:
         if self._socket is not None:
@@ -63,6 +70,7 @@ class StatsdSender:
         return sock
 
     def _fail(self, reason: str) -> None:
+        self._good_flushes = 0
         if not self._warned:
             self._warned = True
             self._warn(f"--statsd {self.endpoint}: {reason}; metrics are not reaching StatsD, "
