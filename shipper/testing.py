@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .forward.address import Address, parse_address
-from .forward.server import Faults, Receiver, ReceiverOptions
+from .forward.server import Faults, Receiver, ReceiverOptions, ReceiverStats
 from .forward.sinks import Event, MemorySink
 
 
@@ -84,6 +84,11 @@ class ForwardReceiver:
     @property
     def acks_sent(self) -> int:
         return self._receiver.stats.acks
+
+    @property
+    def stats(self) -> ReceiverStats:
+        """What the receiver counted (its metrics): connections, events, acks, bad-input closes."""
+        return self._receiver.stats
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Event]:
         """Block until at least ``count`` events arrived; fail the test with what did if not."""

@@ -227,3 +227,46 @@ def test_user_auth_refuses_a_wrong_password(forward_receiver_factory):
     with RawClient(receiver.addresses[0]) as client:
         _, pong = handshake(client, "k", user="ann", password="nope")
         assert pong[:3] == ["PONG", False, "username/password mismatch for user 'ann'"]
+
+
+def test_the_receiver_counts_connections_events_and_acks(forward_receiver):
+    with RawClient(forward_receiver.addresses[0]) as client:
+        client.send(message(1) + message(2, chunk="c"))
+        assert client.receive() == {"ack": "c"}
+    stats = forward_receiver.stats
+    assert (stats.connections, stats.events, stats.acks, stats.closed) == (1, 2, 1, {})
+
+
+def test_a_connection_closed_for_garbage_is_counted_as_protocol(forward_receiver):
+    with RawClient(forward_receiver.addresses[0]) as client:
+        client.send(b"\xc1")
+        assert client.closed_by_peer()
+    forward_receiver.wait_for_log("closing connection")
+    assert forward_receiver.stats.closed == {"protocol": 1}
+
+
+def test_a_message_left_incomplete_is_counted_as_timeout(forward_receiver_factory):
+    receiver = forward_receiver_factory(frame_timeout=0.2)
+    with RawClient(receiver.addresses[0]) as client:
+        client.send(message(1, chunk="c")[:-4])
+        assert client.closed_by_peer()
+    receiver.wait_for_log("closing connection")
+    assert receiver.stats.closed == {"timeout": 1}
+
+
+def test_an_oversized_frame_is_counted_as_too_large(forward_receiver_factory):
+    receiver = forward_receiver_factory(max_frame_bytes=1024)
+    with RawClient(receiver.addresses[0]) as client:
+        client.send_message(["app", 1, {"blob": "x" * 4000}])
+        assert client.closed_by_peer()
+    receiver.wait_for_log("closing connection")
+    assert receiver.stats.closed == {"too_large": 1}
+
+
+def test_a_failed_handshake_is_counted_as_auth(forward_receiver_factory):
+    receiver = forward_receiver_factory(shared_key="k")
+    with RawClient(receiver.addresses[0]) as client:
+        handshake(client, "not-k")
+        assert client.closed_by_peer()
+    receiver.wait_for_log("closing connection")
+    assert receiver.stats.closed == {"auth": 1}
