@@ -27,9 +27,11 @@ _WATCH = tuple((int(slot), unit, tuple(key.encode() for key in path))
                for slot, unit, path in sorted(WATCHED, key=lambda watched: watched[0]))
 _MISSING = object()
 # For the Python path: per top-level key, the paths that start there, with their preference.
-_BY_KEY: dict[str, list[tuple[int, Slot, float, tuple[str, ...]]]] = {}
+_BY_KEY: dict[str, list[tuple[int, int, float, tuple[str, ...]]]] = {}
 for _preference, (_slot, _unit, _path) in enumerate(WATCHED):
-    _BY_KEY.setdefault(_path[0], []).append((_preference, _slot, _unit, _path[1:]))
+    _BY_KEY.setdefault(_path[0], []).append((_preference, int(_slot), _unit, _path[1:]))
+_TOP_KEYS = frozenset(_BY_KEY)
+_SLOTS = len(Slot)
 
 
 class RecordTally:
@@ -45,24 +47,26 @@ class RecordTally:
 
     def observe(self, record: dict[Any, Any]) -> None:
         """Count one record built in Python, exactly as the C extension counts its own."""
-        found: dict[Slot, tuple[int, Any, float]] = {}  # slot: (preference, value, unit)
-        for key in record:
-            for preference, slot, unit, rest in _BY_KEY.get(key, ()):
-                if slot not in found or found[slot][0] > preference:
-                    value = _lookup(record[key], rest)
+        keys = _TOP_KEYS.intersection(record)  # at C speed: most keys of most records are not watched
+        if not keys:
+            return
+        found: list[Any] = [None] * _SLOTS  # per slot: (preference, value, unit) of the best name
+        for key in keys:
+            for preference, slot, unit, rest in _BY_KEY[key]:
+                best = found[slot]
+                if best is None or best[0] > preference:
+                    value = _lookup(record[key], rest) if rest else record[key]
                     if value is not _MISSING:
                         found[slot] = (preference, value, unit)
-        if not found:
-            return
-        if Slot.LEVEL in found:
-            self._count(LEVELS, found[Slot.LEVEL][1])
-        if Slot.ERROR_TYPE in found:
-            self._count(ERRORS, found[Slot.ERROR_TYPE][1])
-        if Slot.METHOD in found and Slot.STATUS in found:
-            self._count(REQUESTS, (found[Slot.METHOD][1], found[Slot.STATUS][1]))
-            _, duration, unit = found.get(Slot.DURATION, (0, None, 0.0))
-            if type(duration) in (int, float):
-                self.durations.observe(float(duration) * unit)
+        level, error, method, status, duration = found
+        if level is not None:
+            self._count(LEVELS, level[1])
+        if error is not None:
+            self._count(ERRORS, error[1])
+        if method is not None and status is not None:
+            self._count(REQUESTS, (method[1], status[1]))
+            if duration is not None and type(duration[1]) in (int, float):
+                self.durations.observe(float(duration[1]) * duration[2])
 
     def _count(self, table: int, value: Any) -> None:
         try:
@@ -70,10 +74,13 @@ class RecordTally:
         except OverflowError:  # an integer beyond 64 bits: the record will be kept as text
             return
         counts = self.tables[table]
-        if len(counts) < self.max_series or key in counts:
-            counts[key] = counts.get(key, 0) + 1
-        else:
-            self.overflow[table] = self.overflow.get(table, 0) + 1
+        try:
+            counts[key] += 1
+        except KeyError:
+            if len(counts) < self.max_series:
+                counts[key] = 1
+            else:
+                self.overflow[table] = self.overflow.get(table, 0) + 1
 
     def levels(self) -> dict[str, int]:
         return self._named(LEVELS, level_name)
