@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 import click
 
 from .errors import ConfigError, ShipperError
-from .forward.address import Address
+from .forward.address import Address, parse_endpoint
 from .forward.client import ClientOptions, Security
 from .forward.transport import TlsOptions
-from .metrics.options import DEFAULT_INTERVAL, MetricsOptions, parse_endpoint
+from .metrics.options import DEFAULT_INTERVAL, MetricsOptions
 from .metrics.tally import DEFAULT_MAX_SERIES
 
 F = TypeVar("F", bound=Callable[..., Any])

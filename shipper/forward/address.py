@@ -1,9 +1,10 @@
-"""Peer addresses as URLs: ``tcp://host:port``, ``tls://host:port``, ``unix:///path``."""
+"""Peer addresses as URLs: ``tcp://host:port``, ``tls://host:port``, ``unix:///path`` (and the
+metrics' ``tcp://`` and ``udp://`` endpoints)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from ..errors import ConfigError
 
@@ -40,12 +41,25 @@ def parse_address(url: str) -> Address:
         raise ConfigError(f"address {url!r}: scheme must be one of {', '.join(SCHEMES)}")
     if parts.scheme == "unix":
         return _unix(url, parts.netloc + parts.path)
+    return _host_port(parts, f"address {url!r}", DEFAULT_PORT, "tcp://127.0.0.1:24224")
+
+
+def parse_endpoint(url: str, scheme: str, flag: str, default_port: int) -> Address:
+    """A metrics endpoint: ``scheme://host:port``, or ``host:port`` alone."""
+    example = f"{scheme}://127.0.0.1:{default_port}"
+    parts = urlsplit(url if "://" in url else f"{scheme}://{url}")
+    if parts.scheme != scheme:
+        raise ConfigError(f"{flag} {url!r}: the scheme must be {scheme}://, as in {example}")
+    return _host_port(parts, f"{flag} {url!r}", default_port, example)
+
+
+def _host_port(parts: SplitResult, what: str, default_port: int, example: str) -> Address:
     try:
-        port = DEFAULT_PORT if parts.port is None else parts.port
+        port = default_port if parts.port is None else parts.port
     except ValueError:
-        raise ConfigError(f"address {url!r}: the port must be a number from 0 to 65535") from None
+        raise ConfigError(f"{what}: the port must be a number from 0 to 65535") from None
     if not parts.hostname:
-        raise ConfigError(f"address {url!r} has no host; write e.g. tcp://127.0.0.1:24224")
+        raise ConfigError(f"{what} has no host; write e.g. {example}")
     return Address(parts.scheme, parts.hostname, port)
 
 

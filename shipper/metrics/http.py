@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 
 from ..errors import ConfigError
-from .options import Endpoint
+from ..forward.address import Address
 
 REQUEST_TIMEOUT = 10.0
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
@@ -22,14 +22,14 @@ _UNREADABLE = (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.T
 
 
 class MetricsServer:
-    def __init__(self, endpoint: Endpoint, metrics: Callable[[], tuple[bytes, str]],
+    def __init__(self, endpoint: Address, metrics: Callable[[], tuple[bytes, str]],
                  unhealthy: Callable[[], str | None]) -> None:
         self.endpoint = endpoint
         self._metrics = metrics
         self._unhealthy = unhealthy
         self._server: asyncio.AbstractServer | None = None
 
-    async def start(self) -> Endpoint:
+    async def start(self) -> Address:
         """Listen; port 0 picks a free port, and the endpoint returned has it."""
         try:
             self._server = await asyncio.start_server(self._serve, self.endpoint.host, self.endpoint.port)
@@ -37,7 +37,7 @@ class MetricsServer:
             raise ConfigError(f"--metrics-listen {self.endpoint}: cannot listen: {exc.strerror or exc}; "
                               "choose a free port") from exc
         port = self._server.sockets[0].getsockname()[1]
-        return Endpoint(self.endpoint.scheme, self.endpoint.host, port)
+        return Address(self.endpoint.scheme, self.endpoint.host, port)
 
     async def close(self) -> None:
         if self._server is not None:

@@ -12,11 +12,11 @@ import asyncio
 import socket
 from collections.abc import Callable
 
-from .options import Endpoint
+from ..forward.address import Address
 
 
 class StatsdSender:
-    def __init__(self, endpoint: Endpoint, warn: Callable[[str], None]) -> None:
+    def __init__(self, endpoint: Address, warn: Callable[[str], None]) -> None:
         self.endpoint = endpoint
         self.sent = 0
         self.failed = 0

@@ -7,14 +7,14 @@ import socket
 import pytest
 
 from shipper.errors import ConfigError
+from shipper.forward.address import Address
 from shipper.metrics.http import MetricsServer
-from shipper.metrics.options import Endpoint
 
 
 def answer_to(request: bytes, unhealthy=lambda: None) -> tuple[int, bytes, bytes]:  # type: ignore[no-untyped-def]
     """Serve on a free port, send ``request``, and return the status, the head and the body."""
     async def scenario() -> bytes:
-        server = MetricsServer(Endpoint("tcp", "127.0.0.1", 0), lambda: (b"m 1\n", "text/plain; version=0.0.4"),
+        server = MetricsServer(Address("tcp", "127.0.0.1", 0), lambda: (b"m 1\n", "text/plain; version=0.0.4"),
                                unhealthy)
         port = (await server.start()).port
         try:
@@ -57,6 +57,6 @@ def test_a_port_that_is_taken_is_a_config_error_naming_it():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        server = MetricsServer(Endpoint("tcp", "127.0.0.1", port), lambda: (b"", ""), lambda: None)
+        server = MetricsServer(Address("tcp", "127.0.0.1", port), lambda: (b"", ""), lambda: None)
         with pytest.raises(ConfigError, match=f"--metrics-listen tcp://127.0.0.1:{port}: cannot listen"):
             asyncio.run(server.start())

@@ -5,15 +5,15 @@ import subprocess
 import pytest
 
 from shipper.errors import ConfigError
-from shipper.metrics.options import Endpoint, parse_endpoint
+from shipper.forward.address import Address, parse_endpoint
 
 from ..processes import LOGWRAP
 
 
 def test_an_endpoint_is_a_url_or_host_and_port():
-    assert parse_endpoint("udp://statsd:8126", "udp", "--statsd", 8125) == Endpoint("udp", "statsd", 8126)
-    assert parse_endpoint("0.0.0.0:9880", "tcp", "--metrics-listen", 9880) == Endpoint("tcp", "0.0.0.0", 9880)
-    assert parse_endpoint("udp://statsd", "udp", "--statsd", 8125) == Endpoint("udp", "statsd", 8125)
+    assert parse_endpoint("udp://statsd:8126", "udp", "--statsd", 8125) == Address("udp", "statsd", 8126)
+    assert parse_endpoint("0.0.0.0:9880", "tcp", "--metrics-listen", 9880) == Address("tcp", "0.0.0.0", 9880)
+    assert parse_endpoint("udp://statsd", "udp", "--statsd", 8125) == Address("udp", "statsd", 8125)
 
 
 @pytest.mark.parametrize(("url", "message"), [

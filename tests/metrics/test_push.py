@@ -3,11 +3,11 @@
 import asyncio
 import socket
 
-from shipper.metrics.options import Endpoint
+from shipper.forward.address import Address
 from shipper.metrics.push import StatsdSender
 
 
-def pushes(endpoint: Endpoint, rounds: int, between=None) -> tuple[StatsdSender, list[str]]:  # type: ignore[no-untyped-def]
+def pushes(endpoint: Address, rounds: int, between=None) -> tuple[StatsdSender, list[str]]:  # type: ignore[no-untyped-def]
     warnings: list[str] = []
     sender = StatsdSender(endpoint, warnings.append)
 
@@ -25,12 +25,12 @@ def pushes(endpoint: Endpoint, rounds: int, between=None) -> tuple[StatsdSender,
 def test_datagrams_reach_a_listening_statsd():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as statsd:
         statsd.bind(("127.0.0.1", 0))
-        sender, warnings = pushes(Endpoint("udp", "127.0.0.1", statsd.getsockname()[1]), 2)
+        sender, warnings = pushes(Address("udp", "127.0.0.1", statsd.getsockname()[1]), 2)
         assert [statsd.recv(100), statsd.recv(100)] == [b"x:0|c", b"x:1|c"] and warnings == []
 
 
 def test_a_host_that_cannot_be_resolved_is_warned_about_once_and_tried_again():
-    sender, warnings = pushes(Endpoint("udp", "no-such-host.invalid", 8125), 3)
+    sender, warnings = pushes(Address("udp", "no-such-host.invalid", 8125), 3)
     assert len(warnings) == 1 and "cannot resolve 'no-such-host.invalid'" in warnings[0]
     assert sender.failed == 3 and sender.sent == 0
 
@@ -43,7 +43,7 @@ def test_a_statsd_that_is_down_is_warned_about_once():
     async def refusal_arrives(n: int) -> None:
         await asyncio.sleep(0.05)  # the ICMP refusal of the datagram just sent is what the next send hears of
 
-    sender, warnings = pushes(Endpoint("udp", "127.0.0.1", port), 6, refusal_arrives)
+    sender, warnings = pushes(Address("udp", "127.0.0.1", port), 6, refusal_arrives)
     assert len(warnings) == 1 and "--statsd udp://127.0.0.1" in warnings[0] and sender.failed >= 1
 
 
@@ -61,5 +61,5 @@ def test_a_statsd_that_comes_back_is_warned_about_again_when_it_next_fails():
             statsd.pop().close()
         await asyncio.sleep(0.05)
 
-    _, warnings = pushes(Endpoint("udp", "127.0.0.1", port), 10, outage_then_recovery_then_outage)
+    _, warnings = pushes(Address("udp", "127.0.0.1", port), 10, outage_then_recovery_then_outage)
     assert len(warnings) == 2
