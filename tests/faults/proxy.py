@@ -56,6 +56,12 @@ class FaultProxy:
                 await asyncio.sleep(len(data) / self._rate)
         writer.close()
 
+    async def _stop_serving(self) -> None:
+        """On the proxy's loop: asyncio's Server is not thread-safe, and closing it from another thread
+        while a connection closes on the loop can wake its waiters twice (a TypeError in wait_closed)."""
+        self._server.close()
+        await self._server.wait_closed()
+
     def pause(self) -> None:
         self._holding.clear()
         self._loop.call_soon_threadsafe(self._flowing.clear)
@@ -80,8 +86,7 @@ class FaultProxy:
 
     def close(self) -> None:
         self.cut()
-        self._server.close()
-        self._call(self._server.wait_closed())
+        self._call(self._stop_serving())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
