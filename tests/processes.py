@@ -12,12 +12,19 @@ SHIPPER = [sys.executable, "-m", "shipper"]
 
 
 class ReceiveProcess:
-    """``shipper receive`` on free ports; the addresses come from its 'listening on' line."""
+    """``shipper receive`` on free ports; the addresses come from its 'listening on' line.
+
+    With ``--metrics-listen`` its 'metrics on' line comes first: ``metrics_url`` is that URL.
+    """
 
     def __init__(self, *args: str, listen: tuple[str, ...] = ("tcp://127.0.0.1:0",)) -> None:
         command = [*SHIPPER, "receive", *(f"--listen={url}" for url in listen), *args]
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.metrics_url: str | None = None
         first = self.proc.stderr.readline().decode()
+        if first.startswith("shipper receive: metrics on "):
+            self.metrics_url = first.rsplit(" ", 1)[1].strip()
+            first = self.proc.stderr.readline().decode()
         if "listening on" not in first:
             self.proc.kill()
             raise RuntimeError(f"shipper receive did not start: {first}{self.proc.stderr.read().decode()}")
