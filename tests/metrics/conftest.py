@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
+from ..conftest import _stop_all
 from . import peers
+from .wrapped import Logwrap
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +46,16 @@ def munin_run() -> peers.MuninRun:
     """``munin_run(command, env, *args)``: munin-run runs ``command`` as a plugin, ``env`` as env.* lines."""
     peers.need("munin-run")
     return peers.munin_run
+
+
+@pytest.fixture
+def logwrap(tmp_path: Path) -> Iterator[Callable[..., Logwrap]]:
+    """``logwrap(*args, child=[...], metrics=False)`` starts a logwrap; each one is killed when the test ends."""
+    started: list[Logwrap] = []
+
+    def start(*args: str, child: Sequence[str], metrics: bool = False) -> Logwrap:
+        started.append(Logwrap(args, child, tmp_path / f"logwrap-{len(started)}.stderr", metrics=metrics))
+        return started[-1]
+
+    yield start
+    _stop_all(started, Logwrap.kill)
