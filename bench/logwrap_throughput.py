@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import IO
 
 from common import CountingReceiver, json_lines
 
@@ -54,12 +55,20 @@ def delivered_run(name: str, command_for, lines: int, env: dict[str, str] | None
                   ) -> tuple[str, float, float]:
     receiver = CountingReceiver()
     command, stdin = command_for(receiver)
-    wall, cpu, _, status = measured(command, stdin=stdin, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, env=env)
-    received = receiver.stop()
-    if status != 0 or received != lines:
-        sys.exit(f"{name}: exit status {status}, receiver counted {received} of {lines}")
+    with tempfile.TemporaryFile() as err:
+        wall, cpu, _, status = measured(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        received = receiver.stop()
+        if status != 0 or received != lines:
+            sys.exit(f"{name}: exit status {status}, receiver counted {received} of {lines}; "
+                     f"its stderr ended with:\n{tail(err)}")
     return name, wall, cpu
+
+
+def tail(err: IO[bytes]) -> str:
+    """The end of a stderr file (its summary line), without reading the rest into this process:
+    a big bench process makes every later child report its peak RSS (Linux keeps it across exec)."""
+    err.seek(max(err.seek(0, os.SEEK_END) - 4096, 0))
+    return err.read().decode("utf-8", "replace")
 
 
 def fluent_bit_command(path: str):  # type: ignore[no-untyped-def]
@@ -119,9 +128,7 @@ def memory(path: str, lines: int, extra: list[str] | None = None) -> float:
         _, _, peak_kib, status = measured(
             [*LOGWRAP, "--to", url, "--buffer-bytes", f"{BUFFER_MIB}MiB", "--drain-timeout", "0.5",
              *(extra or []), "--", "cat", path], stdout=subprocess.DEVNULL, stderr=err)
-        err.seek(max(err.seek(0, os.SEEK_END) - 4096, 0))  # only the summary: the bench stays small,
-        tail = err.read().decode("utf-8", "replace")       # or later children inherit its peak RSS
-        summary = [line for line in tail.splitlines() if "lines read" in line][-1]
+        summary = [line for line in tail(err).splitlines() if "lines read" in line][-1]
     numbers = re.search(r"as (\d+) records: (\d+) shipped, (\d+) dropped, (\d+) spilled", summary)
     read, shipped, dropped, spilled = (int(n) for n in numbers.groups())  # type: ignore[union-attr]
     limit = BUFFER_MIB + 40
