@@ -75,8 +75,8 @@ def level_name(value: Any) -> str:
 
 def status_class(value: Any) -> str:
     """``2xx`` for 200..299 (as a number or digits), else ``other``."""
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
+    if isinstance(value, str) and len(value) == 3 and value.isascii() and value.isdigit():
+        value = int(value)  # not "²" nor 5,000 digits: isdigit() alone lets int() fail
     if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
         return f"{value // 100}xx"
     return OTHER

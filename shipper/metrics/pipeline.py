@@ -63,16 +63,18 @@ def pipeline_families(r: PipelineReading) -> list[Family]:
 
 def record_families(tally: RecordTally) -> list[Family]:
     """The metrics found in the records themselves."""
+    named = tally.named()
     return [
         Family("log_records", "counter", "Records by log.level.", "log.level", ("level",),
-               {(level,): n for level, n in tally.levels().items()}),
+               {(level,): n for level, n in named.levels.items()}),
         Family("errors", "counter", "Records by error.type.", "errors", ("type",),
-               {(kind,): n for kind, n in tally.errors().items()}),
+               {(kind,): n for kind, n in named.errors.items()}),
         Family("http_requests", "counter", "HTTP access records by method and status class.", "http.requests",
-               ("method", "status_class"), {pair: n for pair, n in tally.requests().items()}),
+               ("method", "status_class"), {pair: n for pair, n in named.requests.items()}),
         histogram("http_request_duration_seconds", "Duration of the HTTP requests in access records.",
                   "http.request_duration", tally.durations),
         Family("metrics_series_overflow", "counter",
                "Values counted under 'other' because a metric had --metrics-max-series already.",
-               "metrics.series_overflow", ("metric",), {(name,): n for name, n in tally.overflowed()}),
+               "metrics.series_overflow", ("metric",),
+               {(name,): n for name, n in sorted(named.overflow.items())}),
     ]

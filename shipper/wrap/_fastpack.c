@@ -452,7 +452,7 @@ typedef struct {
     uint64_t seen[4];           /* a 256-bit filter of the top-level keys: key_bit() set for each */
     PyObject *tables[TABLES];   /* dicts: msgpack bytes of the value -> count */
     PyObject *overflow;         /* dict: table index -> values not counted for want of room */
-    Py_ssize_t max_series;
+    Py_ssize_t max_series;      /* raw values per table */
     Py_buffer histogram;        /* doubles: a count per bucket (the bounds and +Inf), then the sum */
     Py_buffer bounds;           /* doubles, ascending */
     PyObject *samples;          /* list of durations in seconds, up to max_samples */
@@ -695,7 +695,7 @@ static int observe(Tally *t, const Found *found, const char *data) {
     if (count_value(t, REQUESTS_TABLE, at[METHOD], end[METHOD] - at[METHOD], at[STATUS], end[STATUS] - at[STATUS]) < 0)
         return -1;
     double duration;
-    if (at[DURATION] != NULL && mp_number(at[DURATION], end[DURATION], &duration))
+    if (at[DURATION] != NULL && mp_number(at[DURATION], end[DURATION], &duration) && duration >= 0)
         return observe_duration(t, duration * scale[DURATION]);
     return 0;
 }
@@ -1022,8 +1022,15 @@ static PyObject *pack(PyObject *module, PyObject *args) {
     if (tally_arg != Py_None && (ctx.tally = PyCapsule_GetPointer(tally_arg, TALLY_CAPSULE)) == NULL)
         return NULL;
     PyObject *result = pack_items(items, start, max_records, max_bytes, &ctx, read_time, read_size);
-    if (ctx.tally != NULL && end_runs(ctx.tally) < 0)
-        Py_CLEAR(result);
+    if (ctx.tally != NULL) {
+        PyObject *type, *error, *traceback;
+        PyErr_Fetch(&type, &error, &traceback); /* a failed call's error must not fail the counting */
+        int failed = end_runs(ctx.tally) < 0;
+        if (result == NULL)
+            PyErr_Restore(type, error, traceback);
+        else if (failed)
+            Py_CLEAR(result);
+    }
     return result;
 }
 

@@ -20,7 +20,8 @@ def test_a_level_that_is_none_of_them_is_other(value):
 
 
 @pytest.mark.parametrize(("value", "kind"), [(200, "2xx"), (404, "4xx"), ("503", "5xx"), (101, "1xx"),
-                                             (99, "other"), (600, "other"), ("ok", "other"), (True, "other")])
+                                             (99, "other"), (600, "other"), ("ok", "other"), (True, "other"),
+                                             ("²", "other"), ("①", "other"), ("2" * 5000, "other")])
 def test_statuses_become_their_class(value, kind):
     assert status_class(value) == kind
 
