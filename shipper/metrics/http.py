@@ -2,22 +2,24 @@
 
 It runs on logwrap's own event loop, not in a thread as prometheus-client's server does, so
 a scrape reads the pipeline between two steps of it, never in the middle of one: the totals
-it shows always add up. Each answer closes its connection.
+it shows always add up. Each answer closes its connection. It is exposed to the network, so
+it bounds what a client can hold: a few connections at once, a few seconds each, and a failed
+answer is a 500, never an error in logwrap.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Callable
 
 from ..errors import ConfigError
 from ..forward.address import Address
 
-REQUEST_TIMEOUT = 10.0
+TIMEOUT = 5.0  # seconds a client has to send its request and read the answer
+MAX_CONNECTIONS = 16  # at once; more are closed on arrival
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            503: "Service Unavailable"}
+            500: "Internal Server Error", 503: "Service Unavailable"}
 _UNREADABLE = (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ConnectionError)
 
 
@@ -28,9 +30,10 @@ class MetricsServer:
         self._metrics = metrics
         self._unhealthy = unhealthy
         self._server: asyncio.AbstractServer | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> Address:
-        """Listen; port 0 picks a free port, and the endpoint returned has it."""
+        """Listen; port 0 picks a free port, and the address returned has it."""
         try:
             self._server = await asyncio.start_server(self._serve, self.endpoint.host, self.endpoint.port)
         except OSError as exc:
@@ -40,20 +43,35 @@ class MetricsServer:
         return Address(self.endpoint.scheme, self.endpoint.host, port)
 
     async def close(self) -> None:
+        """Stop listening and drop every connection: a client never holds up logwrap's exit."""
         if self._server is not None:
             self._server.close()
+            for writer in list(self._writers):
+                writer.transport.abort()
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._writers) >= MAX_CONNECTIONS:
+            writer.transport.abort()
+            return
+        self._writers.add(writer)
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
-            status, content_type, body = self._answer(head)
+            await asyncio.wait_for(self._exchange(reader, writer), TIMEOUT)
+        except (*_UNREADABLE, OSError):
+            writer.transport.abort()  # too slow, or gone: nothing more is owed to it
+        finally:
+            self._writers.discard(writer)
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            status, content_type, body = self._answer(await reader.readuntil(b"\r\n\r\n"))
         except _UNREADABLE:
             status, content_type, body = 400, "text/plain", b"bad request\n"
-        with contextlib.suppress(ConnectionError):
-            writer.write(_response(status, content_type, body))
-            await writer.drain()
+        except Exception as exc:  # a bug in reading the pipeline must not reach logwrap
+            status, content_type, body = 500, "text/plain", f"internal error: {exc!r}\n".encode()
+        writer.write(_response(status, content_type, body))
         writer.close()
+        await writer.wait_closed()  # the answer is out (or the client went away)
 
     def _answer(self, head: bytes) -> tuple[int, str, bytes]:
         method, _, rest = head.partition(b" ")

@@ -25,14 +25,15 @@ class StatsdSender:
         self._warned = False
         self._good_flushes = 0
 
-    async def send(self, packets: list[bytes]) -> None:
+    async def send(self, packets: list[bytes]) -> bool:
+        """Send the datagrams; False when they could not all go."""
         if not packets:
-            return
+            return True
         if self._socket is None:
             self._socket = await self._connect()
             if self._socket is None:
                 self.failed += len(packets)
-                return
+                return False
         try:
             for packet in packets:
                 self._socket.send(packet)
@@ -41,10 +42,11 @@ class StatsdSender:
             self.failed += 1
             self._fail(exc.strerror or str(exc))
             self.close()
-            return
+            return False
         self._good_flushes += 1
         if self._good_flushes >= 2:
             self._warned = False
+        return True
 
     def close(self) -> None:
         if self._socket is not None:

@@ -3,6 +3,8 @@
 Counters go out as the increase since the previous flush (``|c``), gauges as their value
 (``|g``), and histograms as the durations sampled since then (``|ms``, with ``|@rate`` when
 there were more than the sample holds). DogStatsD tags (``|#key:value``) are optional.
+A counter's new baseline takes effect at ``commit``, once its lines went out: a flush that
+failed is made up by the next one.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from collections.abc import Iterable, Sequence
 from .model import Family, Labels
 
 MAX_PACKET_BYTES = 1432  # fits one Ethernet frame over IPv6 with room to spare, as Etsy's docs advise
+MAX_PART = 100  # characters of one name part (Graphite refuses parts over 255 bytes)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
 
 def safe(part: str) -> str:
     """One dotted part of a name: StatsD and Graphite take letters, digits, ``_`` and ``-``."""
-    return _UNSAFE.sub("_", part) or "_"
+    return _UNSAFE.sub("_", part[:MAX_PART]) or "_"
 
 
 class StatsdFormatter:
@@ -26,8 +29,15 @@ class StatsdFormatter:
         self.prefix = prefix.strip(".")
         self._suffix = "|#" + ",".join(f"{key}:{value}" for key, value in tags) if tags else ""
         self._last: dict[tuple[str, Labels], float] = {}
+        self._staged: dict[tuple[str, Labels], float] = {}
+
+    def commit(self) -> None:
+        """The lines of the last ``lines`` call went out: counters move on from there."""
+        self._last.update(self._staged)
+        self._staged.clear()
 
     def lines(self, families: Iterable[Family]) -> list[str]:
+        self._staged.clear()
         out: list[str] = []
         for family in families:
             if family.kind == "histogram":
@@ -44,7 +54,7 @@ class StatsdFormatter:
         if family.kind == "gauge":
             return f"{name}:{_number(value)}|g{self._suffix}"
         last = self._last.get((family.name, labels), 0.0)
-        self._last[(family.name, labels)] = value
+        self._staged[(family.name, labels)] = value
         increase = value - last
         return f"{name}:{_number(increase)}|c{self._suffix}" if increase > 0 else ""
 

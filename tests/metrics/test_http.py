@@ -8,7 +8,7 @@ import pytest
 
 from shipper.errors import ConfigError
 from shipper.forward.address import Address
-from shipper.metrics.http import MetricsServer
+from shipper.metrics.http import MAX_CONNECTIONS, MetricsServer
 
 
 def answer_to(request: bytes, unhealthy=lambda: None) -> tuple[int, bytes, bytes]:  # type: ignore[no-untyped-def]
@@ -60,3 +60,53 @@ def test_a_port_that_is_taken_is_a_config_error_naming_it():
         server = MetricsServer(Address("tcp", "127.0.0.1", port), lambda: (b"", ""), lambda: None)
         with pytest.raises(ConfigError, match=f"--metrics-listen tcp://127.0.0.1:{port}: cannot listen"):
             asyncio.run(server.start())
+
+
+def test_a_failure_reading_the_metrics_is_a_500_not_an_error_in_logwrap():
+    def broken() -> tuple[bytes, str]:
+        raise ValueError("a bug")
+
+    async def scenario() -> bytes:
+        server = MetricsServer(Address("tcp", "127.0.0.1", 0), broken, lambda: None)
+        port = (await server.start()).port
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /metrics HTTP/1.1\r\n\r\n")
+        answer = await reader.read()
+        writer.close()
+        await server.close()
+        return answer
+
+    answer = asyncio.run(scenario())
+    assert answer.startswith(b"HTTP/1.1 500 ") and b"ValueError('a bug')" in answer
+
+
+def test_an_idle_client_does_not_hold_up_closing():
+    async def scenario() -> None:
+        server = MetricsServer(Address("tcp", "127.0.0.1", 0), lambda: (b"", ""), lambda: None)
+        port = (await server.start()).port
+        _, writer = await asyncio.open_connection("127.0.0.1", port)  # connects, never asks
+        await asyncio.sleep(0)
+        await asyncio.wait_for(server.close(), 3)
+        writer.close()
+
+    asyncio.run(scenario())
+
+
+def test_clients_past_the_limit_are_closed_at_once():
+    async def scenario() -> list[bytes]:
+        server = MetricsServer(Address("tcp", "127.0.0.1", 0), lambda: (b"m 1\n", "text/plain"), lambda: None)
+        port = (await server.start()).port
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(MAX_CONNECTIONS)]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /metrics HTTP/1.1\r\n\r\n")
+        try:
+            answer = [await reader.read()]
+        except ConnectionResetError:  # aborted: the same as no answer
+            answer = [b""]
+        for _, idle_writer in idle:
+            idle_writer.close()
+        writer.close()
+        await server.close()
+        return answer
+
+    assert asyncio.run(scenario()) == [b""]

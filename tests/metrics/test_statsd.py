@@ -5,17 +5,30 @@ from shipper.metrics.statsd import MAX_PACKET_BYTES, StatsdFormatter, packets
 from shipper.metrics.timing import Timing
 
 
-def test_counters_go_out_as_the_increase_since_the_last_flush():
+def test_counters_go_out_as_the_increase_since_the_last_flush_that_went_out():
     statsd = StatsdFormatter("logwrap.web")
     first = statsd.lines([counter("records_shipped", "", "records.shipped", 10)])
+    statsd.commit()
     second = statsd.lines([counter("records_shipped", "", "records.shipped", 25)])
     assert first == ["logwrap.web.records.shipped:10|c"] and second == ["logwrap.web.records.shipped:15|c"]
+
+
+def test_a_flush_that_failed_is_made_up_by_the_next():
+    statsd = StatsdFormatter("p")
+    statsd.lines([counter("retries", "", "retries", 3)])  # not committed: it did not go out
+    assert statsd.lines([counter("retries", "", "retries", 5)]) == ["p.retries:5|c"]
 
 
 def test_a_counter_that_did_not_move_sends_nothing():
     statsd = StatsdFormatter("p")
     statsd.lines([counter("retries", "", "retries", 3)])
+    statsd.commit()
     assert statsd.lines([counter("retries", "", "retries", 3)]) == []
+
+
+def test_a_very_long_label_value_is_cut_to_a_name_part_graphite_takes():
+    family = Family("errors", "counter", "", "errors", ("type",), {("E" * 5000,): 1})
+    assert StatsdFormatter("p").lines([family]) == [f"p.errors.{'E' * 100}:1|c"]
 
 
 def test_gauges_go_out_as_their_value_every_time():
