@@ -19,7 +19,7 @@ from .errors import ConfigError, ShipperError
 from .forward.address import Address, parse_endpoint
 from .forward.client import ClientOptions, Security
 from .forward.transport import TlsOptions
-from .metrics.options import DEFAULT_INTERVAL, MetricsOptions
+from .metrics.options import DEFAULT_INTERVAL, UNHEALTHY_AFTER, MetricsOptions
 from .metrics.tally import DEFAULT_MAX_SERIES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -164,9 +164,11 @@ _METRICS_OPTIONS = [
                  help="Add a DogStatsD tag to every StatsD line."),
     click.option("--metrics-interval", type=click.FloatRange(0, min_open=True), default=DEFAULT_INTERVAL,
                  help="Seconds between StatsD pushes (and one more at exit)."),
+]
+_PIPELINE_METRICS_OPTIONS = [  # logwrap's only: its records and its delivery
     click.option("--metrics-max-series", type=click.IntRange(1), default=DEFAULT_MAX_SERIES,
-                 help="Values kept per metric found in records; more are counted as 'other'."),
-    click.option("--unhealthy-after", type=click.FloatRange(0, min_open=True), default=60.0,
+                 help="Names kept per metric found in records; more are counted as 'other'."),
+    click.option("--unhealthy-after", type=click.FloatRange(0, min_open=True), default=UNHEALTHY_AFTER,
                  help="/healthz says 503 once records have waited this long with no ack."),
 ]
 
@@ -178,9 +180,17 @@ def metrics_options(func: F) -> F:
     return func
 
 
+def pipeline_metrics_options(func: F) -> F:
+    """Add the options about the metrics of logwrap's records and delivery."""
+    for option in reversed(_PIPELINE_METRICS_OPTIONS):
+        func = option(func)
+    return func
+
+
 def metrics_config(metrics_listen: str | None, statsd: str | None, statsd_prefix: str,
-                   statsd_tags: Sequence[str], metrics_interval: float, metrics_max_series: int,
-                   unhealthy_after: float) -> MetricsOptions:
+                   statsd_tags: Sequence[str], metrics_interval: float,
+                   metrics_max_series: int = DEFAULT_MAX_SERIES,
+                   unhealthy_after: float = UNHEALTHY_AFTER) -> MetricsOptions:
     """``MetricsOptions`` from the values of ``metrics_options``."""
     return MetricsOptions(
         listen=parse_endpoint(metrics_listen, "tcp", "--metrics-listen", 9880) if metrics_listen else None,

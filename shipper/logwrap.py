@@ -22,6 +22,7 @@ from .cliparams import (
     metrics_config,
     metrics_options,
     parse_pairs,
+    pipeline_metrics_options,
     reports_errors,
     tune_gc,
 )
@@ -72,6 +73,7 @@ ENV_PREFIX = "LOGWRAP"
                    "Lost if the child changes user (gosu, gunicorn --user).")
 @connection_options
 @metrics_options
+@pipeline_metrics_options
 @click.version_option(package_name="shipper", prog_name="logwrap")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @reports_errors("logwrap")

@@ -47,6 +47,9 @@ def parse_address(url: str) -> Address:
 def parse_endpoint(url: str, scheme: str, flag: str, default_port: int) -> Address:
     """A metrics endpoint: ``scheme://host:port``, or ``host:port`` alone."""
     example = f"{scheme}://127.0.0.1:{default_port}"
+    if url.isdigit():
+        raise ConfigError(f"{flag} {url!r}: give the host too, as in {scheme}://127.0.0.1:{url} "
+                          f"(or 0.0.0.0:{url} for every interface)")
     parts = urlsplit(url if "://" in url else f"{scheme}://{url}")
     if parts.scheme != scheme:
         raise ConfigError(f"{flag} {url!r}: the scheme must be {scheme}://, as in {example}")

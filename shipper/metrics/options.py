@@ -8,6 +8,7 @@ from ..forward.address import Address
 from .tally import DEFAULT_MAX_SERIES
 
 DEFAULT_INTERVAL = 10.0
+UNHEALTHY_AFTER = 60.0  # seconds records may wait with no ack before /healthz says 503
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class MetricsOptions:
     statsd_tags: tuple[tuple[str, str], ...] = ()
     interval: float = DEFAULT_INTERVAL
     max_series: int = DEFAULT_MAX_SERIES
-    unhealthy_after: float = 60.0  # seconds records may wait with no ack before /healthz says 503
+    unhealthy_after: float = UNHEALTHY_AFTER
 
     @property
     def enabled(self) -> bool:

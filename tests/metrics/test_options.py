@@ -31,3 +31,8 @@ def test_logwrap_refuses_a_bad_metrics_flag_with_one_line_and_status_64_before_t
     assert done.returncode == 64 and not marker.exists()
     assert done.stderr.strip().splitlines() == [
         "logwrap: --statsd 'http://statsd': the scheme must be udp://, as in udp://127.0.0.1:8125"]
+
+
+def test_a_bare_port_asks_for_the_host_too():
+    with pytest.raises(ConfigError, match="give the host too, as in tcp://127.0.0.1:9880"):
+        parse_endpoint("9880", "tcp", "--metrics-listen", 9880)
