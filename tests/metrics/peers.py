@@ -4,7 +4,8 @@
 - Prometheus, scraping targets a test adds at run time.
 - munin-run, running one plugin from a private directory.
 
-A tool that is not installed skips the test, or fails it under ``SHIPPER_EXPECT_TOOLS=1`` (CI).
+A tool that is not installed skips the test, or fails it under ``SHIPPER_EXPECT_TOOLS=1`` (CI). The helpers
+they share with the other real-server harnesses are in ``tests/peers.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -21,13 +21,12 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import pytest
-
-T = TypeVar("T")
+from .. import peers as shared
+from ..peers import READ_TIMEOUT, accepts, answers_ok, free_port, running, wait_until
 
 INSTALL = {
     "carbon-cache": "apt-get install --no-install-recommends graphite-carbon",
@@ -36,71 +35,13 @@ INSTALL = {
     "prometheus": "apt-get install --no-install-recommends prometheus",
     "munin-run": "apt-get install --no-install-recommends munin-node",
 }
-STARTUP_TIMEOUT = 30.0
-# Generous: a wait returns as soon as its value is there; only a failing test waits this long.
-READ_TIMEOUT = 30.0
 Result = list[dict[str, Any]]
 MuninRun = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 def need(tool: str) -> str:
-    """The path of ``tool``; when it is missing the test is skipped, or failed under SHIPPER_EXPECT_TOOLS=1.
-
-    /usr/sbin is searched too: munin-run lives there, and it is not on a normal user's PATH on Debian.
-    """
-    path = shutil.which(tool, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"]))
-    if path:
-        return path
-    message = f"{tool} is not installed; install it with: {INSTALL[tool]}"
-    if os.environ.get("SHIPPER_EXPECT_TOOLS") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def wait_until(read: Callable[[], T], predicate: Callable[[T], object] = bool,
-               timeout: float = READ_TIMEOUT) -> T:
-    """Call ``read`` until ``predicate`` accepts its value, and return that value.
-
-    At the deadline this is an AssertionError showing the last value read.
-    """
-    deadline = time.monotonic() + timeout
-    while not predicate(value := read()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still {value!r} after {timeout} s")
-        time.sleep(0.1)
-    return value
-
-
-def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def accepts(port: int) -> bool:
-    """Whether a TCP server listens on 127.0.0.1:``port``."""
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-@contextmanager
-def running(command: Sequence[str], log: Path, ready: Callable[[], bool]) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server until the block ends, once ``ready()`` says it serves; its output goes to ``log``.
-
-    It is killed by its PID: statsd renames its process, so nothing could find it by name.
-    """
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        with suppress(AssertionError):
-            wait_until(lambda: proc.poll() is not None or ready(), timeout=STARTUP_TIMEOUT)
-        if proc.poll() is not None or not ready():
-            raise RuntimeError(f"{command[0]} did not start (exit status {proc.poll()}):\n{log.read_text()[-3000:]}")
-        yield proc
-    finally:
-        proc.kill()
-        proc.wait(10)
+    """The path of ``tool``; when it is missing the test is skipped, or failed under SHIPPER_EXPECT_TOOLS=1."""
+    return shared.need(tool, INSTALL[tool])
 
 
 class StatsdGraphite:
@@ -265,14 +206,6 @@ def prometheus_config(folder: Path) -> tuple[Path, Path]:
         }],
     }))
     return config, targets
-
-
-def answers_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except OSError:  # refused, or an HTTPError: any status but 2xx
-        return False
 
 
 @contextmanager
