@@ -102,3 +102,8 @@ def test_a_missing_bugsink_says_how_to_create_it(expect_tools: str, tmp_path: Pa
     with pytest.raises(outcome) as raised:
         server.need_bugsink()
     assert str(raised.value).endswith(f"create it with: {command}")
+
+
+def test_ci_installs_the_bugsink_the_harness_names() -> None:
+    """The skip message and .ci/run give the same version: the one the tests were written against."""
+    assert f"pip\" install -q bugsink=={server.VERSION} " in (server.REPOSITORY / ".ci" / "run").read_text()
