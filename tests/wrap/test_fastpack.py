@@ -199,3 +199,18 @@ def test_tracebacks_and_text_are_counted_the_same_by_both_paths():
     items = [b'{"log.level": "info"}', b"text", Group([b"Traceback (most recent call last):", b"ValueError: x"],
                                                       traceback=True), b'{"level": "ERROR", "stream": "x"}']
     assert tallied(items, True) == tallied(items, False)
+
+
+@needs_extension
+@pytest.mark.parametrize("line", [
+    b'{"@timestamp": "2026-11-28T00:00:01.000001Z", "log.level": "info", "message": "m", "http": {"status": 200}}',
+    b'{"log": {"level": "warning"}, "error": {"type": "KeyError"}, "message": "m"}',
+    b'{"http": {"request": {"method": "GET"}, "response": {"status_code": 200}}, "event": {"duration": 3200000}}',
+    b'{"method": "GET", "status": 404, "duration_ms": 1.5, "level": "INFO"}',
+])
+def test_counting_metrics_sends_no_json_line_back_to_python(line, monkeypatch):
+    builder = RecordBuilder("stdout", OPTIONS, IdSource(), tally=RecordTally())
+    handed_back = []
+    monkeypatch.setattr(builder, "_encoded", lambda item, event_id: handed_back.append(item) or b"")
+    builder.pack([line] * 100, 0, 1 << 20, 1 << 30, NOW)
+    assert handed_back == []
