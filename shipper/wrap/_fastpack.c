@@ -551,7 +551,7 @@ static int resolve(const unsigned char **at, const unsigned char **end, PyObject
             return 0;
         uint64_t pairs = head == 1 ? (uint64_t)(h & 0x0F) : load_be(p + 1, head - 1);
         for (p += head; pairs > 0 && p != NULL; pairs--) {
-            Py_ssize_t size;
+            Py_ssize_t size = 0; /* set by mp_str when it finds a str; read only then */
             const unsigned char *text = mp_str(p, *end, &size);
             const unsigned char *value = mp_skip(p, *end);
             const unsigned char *next = value == NULL ? NULL : mp_skip(value, *end);
