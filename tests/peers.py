@@ -100,3 +100,10 @@ def running(command: Sequence[str], log: Path, ready: Callable[[], bool],
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def refused_datagrams() -> int:
+    """How many UDP datagrams this host has received for a port nobody listens on (Udp NoPorts)."""
+    with open("/proc/net/snmp") as snmp:
+        names, values = [line.split() for line in snmp if line.startswith("Udp:")][:2]
+    return int(values[names.index("NoPorts")])

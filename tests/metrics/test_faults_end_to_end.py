@@ -13,6 +13,7 @@ import pytest
 
 from ..faults.apps import endless_json_writer
 from ..faults.proxy import FaultProxy
+from ..peers import refused_datagrams
 from ..processes import LOGWRAP, ReceiveProcess
 from .peers import free_port, wait_until
 from .wrapped import Logwrap, Page, get, printing, touching
@@ -21,13 +22,6 @@ INTERVAL = 0.2  # --metrics-interval: a push every 0.2 s, so several fail while 
 PUSHES = 3  # the child runs until at least this many pushes went out
 RECORDS = [{"log.level": "info", "message": f"request {i}"} for i in range(20)]
 CHILD_STATUS = 3
-
-
-def refused_datagrams() -> int:
-    """How many UDP datagrams this host has received for a port nobody listens on (Udp NoPorts)."""
-    with open("/proc/net/snmp") as snmp:
-        names, values = [line.split() for line in snmp if line.startswith("Udp:")][:2]
-    return int(values[names.index("NoPorts")])
 
 
 def events_received(receiver: ReceiveProcess) -> float:
