@@ -91,7 +91,7 @@ class StreamPipeline:
     """One of the child's streams: bytes → lines → groups → records → chunks."""
 
     def __init__(self, name: str, config: WrapConfig, ids: IdSource, deliver: Callable[[Chunk], None],
-                 totals: Totals, tally: RecordTally | None) -> None:
+                 tally: RecordTally | None) -> None:
         self.name = name
         self.lines = 0
         self.records = 0
@@ -101,7 +101,6 @@ class StreamPipeline:
         tag = f"{config.base_tag}.{name}" if config.tag_stream else config.base_tag
         self._batcher = PackedBatcher(tag, config.limits, config.client.ack, config.gzip)
         self._deliver = deliver
-        self._totals = totals
 
     @property
     def batching(self) -> int:
@@ -110,7 +109,6 @@ class StreamPipeline:
 
     def feed(self, data: bytes) -> None:
         lines = self._framer.feed(data)
-        self._totals.lines += len(lines)
         self.lines += len(lines)
         self._emit(self._grouper.feed(lines, data, time.monotonic()))
 
@@ -123,7 +121,6 @@ class StreamPipeline:
     def finish(self) -> None:
         """End of stream: flush the partial line, the pending group and the batch."""
         lines = self._framer.end()
-        self._totals.lines += len(lines)
         self.lines += len(lines)
         self._emit(self._grouper.feed(lines, b"", time.monotonic()) + self._grouper.end())
         chunk = self._batcher.seal()
@@ -131,7 +128,6 @@ class StreamPipeline:
             self._deliver(chunk)
 
     def _emit(self, items: list) -> None:  # type: ignore[type-arg]
-        self._totals.records += len(items)
         self.records += len(items)
         now_ns, now = time.time_ns(), time.monotonic()
         start = 0
@@ -238,7 +234,9 @@ class Wrapper:
         for pipeline, _ in readers:
             pipeline.finish()
         await self._deliver_rest(deadline)
-        self.totals.dropped = self._pool.queue.dropped_records - self._notice_drops
+        self.totals.lines = sum(pipeline.lines for pipeline in self._pipelines)
+        self.totals.records = sum(pipeline.records for pipeline in self._pipelines)
+        self.totals.dropped = self._dropped()
         self._log(self.totals.summary())
         assert child.status is not None
         return child.status
@@ -269,7 +267,7 @@ class Wrapper:
                           ) -> list[tuple[StreamPipeline, _PipeReader]]:
         readers = []
         for name, fd, tee in (("stdout", child.stdout, 1), ("stderr", child.stderr, 2)):
-            pipeline = StreamPipeline(name, self.config, self._ids, self._deliver, self.totals, self._tally)
+            pipeline = StreamPipeline(name, self.config, self._ids, self._deliver, self._tally)
             self._pipelines.append(pipeline)
             reader = _PipeReader(pipeline, tee if self.config.tee else None, self._log)
             pipe = os.fdopen(fd, "rb", 0)
@@ -347,7 +345,7 @@ class Wrapper:
 
     def _report_drops(self) -> None:
         """Once delivery works again, ship one record saying how many records were dropped."""
-        dropped = self._pool.queue.dropped_records - self._notice_drops
+        dropped = self._dropped()
         if dropped == self._reported_drops:
             return
         count, self._reported_drops = dropped - self._reported_drops, dropped
@@ -385,13 +383,17 @@ class Wrapper:
         return PipelineReading(
             lines={p.name: p.lines for p in self._pipelines},
             records={p.name: p.records for p in self._pipelines},
-            shipped=self.totals.shipped, dropped=queue.dropped_records - self._notice_drops,
+            shipped=self.totals.shipped, dropped=self._dropped(),
             spilled=self.totals.spilled, retries=stats.retries, bytes_sent=stats.bytes_sent,
             buffer_bytes=queue.bytes, buffer_limit=queue.max_bytes or 0,
             buffered=batching + queue.records - self._notices_out,
             servers=len(clients), connected=sum(client.connected for client in clients),
             since_ack=time.monotonic() - (self._last_ack or self._started),
             child_running=self._child is not None and self._child.status is None, latency=self._latency)
+
+    def _dropped(self) -> int:
+        """The child's records the overflow policy dropped (drop notices are logwrap's own)."""
+        return self._pool.queue.dropped_records - self._notice_drops
 
     def _unhealthy(self) -> str | None:
         """Why /healthz answers 503: the child is not running, or records wait with no ack."""
