@@ -32,6 +32,7 @@ from msgspec.msgpack import Ext
 from ..forward.eventtime import MAX_NS, to_wire
 from ..forward.nesting import MAX_NESTING, deeper_than
 from ..metrics.tally import RecordTally
+from ..sentry.stacktrace import final_exception as exception_of
 from ..timeparse import TimeParser
 from .framing import Part
 from .multiline import Group, Item
@@ -46,7 +47,6 @@ ACCELERATED = _fastpack is not None and os.environ.get("SHIPPER_PURE_PYTHON") !=
 _PAIR = struct.Struct(">II")  # EventTime: seconds, nanoseconds
 _NS = 1_000_000_000
 DEFAULT_TIME_KEYS = ("@timestamp", "time", "timestamp")
-_CHAIN_OR_HEADER = (b"Traceback", b"During handling", b"The above exception")
 # What msgspec raises on a line that looks like JSON but is not, or nests too deep to decode.
 _NOT_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
@@ -205,7 +205,7 @@ class RecordBuilder:
         text = b"\n".join(group.lines).decode("utf-8", "replace")
         if not group.traceback:
             return {self._options.message_key: text}
-        error_type, error_message = exception_of(group.lines)
+        error_type, error_message = exception_of(text)
         return {
             self._options.message_key: f"{error_type}: {error_message}" if error_message else error_type,
             "error.type": error_type,
@@ -216,25 +216,3 @@ class RecordBuilder:
 
 def _map_header_length(count: int) -> int:
     return 1 if count < 16 else 3 if count < 65536 else 5
-
-
-def exception_of(lines: list[bytes]) -> tuple[str, str]:
-    """The type and message of the exception a traceback ends with.
-
-    The last unindented line names it ("pkg.Error: text"); an exception group's lines are
-    all indented, so there the first "| Name: text" line after the frames names the group.
-    """
-    for raw in reversed(lines):
-        if raw and not raw[:1].isspace() and not raw.startswith(_CHAIN_OR_HEADER):
-            return _split_exception(raw)
-    for raw in lines:
-        stripped = raw.strip().lstrip(b"|").strip()
-        if b": " in stripped and not stripped.startswith((b"File ", b"+", b"Traceback")):
-            return _split_exception(stripped)
-    return "", ""
-
-
-def _split_exception(line: bytes) -> tuple[str, str]:
-    text = line.decode("utf-8", "replace")
-    name, sep, message = text.partition(": ")
-    return (name, message) if sep else (text, "")

@@ -233,3 +233,13 @@ def test_fractions_of_any_length_and_other_shapes_give_the_same_time_as_the_full
     again = [t for t, _ in pack_all(source, lines)]  # now with the seconds cached
     expected = [parse_time(v) for v in values]
     assert first == again == expected
+
+
+def test_a_message_of_several_lines_is_the_whole_error_message(build):
+    lines = real_traceback("raise ValueError('first line\\nsecond line')")
+    ((_, record),) = build([Group(lines, traceback=True)])
+    assert (record["error.type"], record["error.message"]) == ("ValueError", "first line\nsecond line")
+
+
+def test_a_syntax_errors_message_says_where_as_str_and_shippers_formatter_do():
+    assert exception_of(real_traceback("exec('total = = 1')")) == ("SyntaxError", "invalid syntax (<string>, line 1)")
