@@ -84,8 +84,11 @@ class Grouper:
             return b"\n " in block or b"\n\t" in block or block[:1] in (b" ", b"\t")
         if _FRAME in block:
             return True
-        # A header without a frame in its block must be the block's last line.
-        return type(lines[-1]) is bytes and lines[-1].endswith(TRACEBACK_STARTS[0])
+        # The first line may have begun in an earlier read, out of this block's sight. A header
+        # without a frame in its block must be the block's last line.
+        first, last = lines[0], lines[-1]
+        return (type(first) is bytes and first.startswith(TRACEBACK_STARTS)) or (
+            type(last) is bytes and last.endswith(TRACEBACK_STARTS[0]))
 
     def _take(self, line: Line, now: float, out: list[Item]) -> None:
         if type(line) is not bytes:  # a part of an over-long line stands alone

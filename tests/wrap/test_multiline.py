@@ -136,3 +136,27 @@ def test_a_group_is_released_at_the_byte_limit():
     grouper = Grouper("indent", max_bytes=10)
     items = grouper.feed([b"head", b" aaaa", b" bbbb", b" c"], b"\n ", now=0.0) + grouper.end()
     assert [i.lines for i in items if isinstance(i, Group)] == [[b"head", b" aaaa", b" bbbb"]]
+
+
+def script_syntax_error(tmp_path) -> bytes:
+    (tmp_path / "broken.py").write_text("x = = 1\n")
+    return subprocess.run([sys.executable, str(tmp_path / "broken.py")], capture_output=True).stderr
+
+
+WRITTEN_IN_PIECES = {
+    "traceback": lambda tmp_path: stderr_of(TRACEBACKS["direct cause"]),
+    "script syntax error": script_syntax_error,
+}
+
+
+@pytest.mark.parametrize("size", [1, 3, 16])
+@pytest.mark.parametrize("name", WRITTEN_IN_PIECES, ids=list(WRITTEN_IN_PIECES))
+def test_what_is_read_a_few_bytes_at_a_time_is_still_one_group(tmp_path, name, size):
+    text = WRITTEN_IN_PIECES[name](tmp_path)
+    framer, grouper = LineFramer(), Grouper("python")
+    items = []
+    for at in range(0, len(text), size):
+        block = text[at:at + size]
+        items += grouper.feed(framer.feed(block), block, 0.0)
+    (group,) = items + grouper.end()
+    assert b"\n".join(group.lines) == text.rstrip(b"\n")
