@@ -1,4 +1,4 @@
-"""Python tracebacks, as text, to Sentry's exception interface (sans-I/O).
+"""Python tracebacks and faulthandler dumps, as text, to Sentry's exception interface (sans-I/O).
 
 ``exceptions`` reads what Python prints for an uncaught exception (a logwrap group's lines,
 or the ``error.stack_trace`` of an ECS record) and returns the ``values`` of a Sentry event's
@@ -25,7 +25,9 @@ would have sent the same exception:
   run another Python than logwrap. For those files the ``filename`` is relative to that
   directory, "json/decoder.py", as sentry-sdk makes it. Other files keep their path as printed.
 
-``fingerprint`` gives such an event the key Sentry groups it by.
+``fingerprint`` gives such an event the key Sentry groups it by. ``fatal_error`` and
+``fault_frames`` read the dump Python prints as it dies of a fatal error (faulthandler's on a
+fatal signal, or ``Py_FatalError``'s).
 
 Text that holds no traceback gives ``[]``. Nothing here raises on odd text.
 """
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +58,13 @@ _LIBRARY = re.compile(r".*(?:[\\/](?:site|dist)-packages[\\/]|/lib(?:64)?/python
 _DIRECTORY = re.compile(r"[\\/]")
 _MAX_DEPTH = 32  # Python prints groups 10 deep (max_group_depth); deeper margins are not a traceback
 _FINGERPRINT_FRAMES = 3
+
+_FATAL = "Fatal Python error"
+_SIGNALS = {"Segmentation fault": "SIGSEGV", "Aborted": "SIGABRT", "Bus error": "SIGBUS",
+            "Illegal instruction": "SIGILL", "Floating point exception": "SIGFPE",
+            "Floating-point exception": "SIGFPE"}  # faulthandler's names; 3.13 added the hyphen
+_CURRENT_THREAD = ("Current thread 0x", "Stack (most recent call first):")
+_FAULT_FRAME = re.compile(r'  File "(.*)", line (\d{1,10}|\?\?\?) in (.*)$')
 
 
 @dataclass
@@ -118,6 +128,44 @@ def fingerprint(values: list[Value]) -> list[str]:
     own = [frame for frame in frames if frame["in_app"]] or frames
     name = f"{final['module']}.{final['type']}" if final["module"] else final["type"]
     return [name, *(_frame_key(frame) for frame in own[-_FINGERPRINT_FRAMES:])]
+
+
+def fatal_error(dump: Trace) -> tuple[str, str]:
+    """The error type of a fatal error's dump, and its "Fatal Python error: ..." line.
+
+    The type is the signal that faulthandler names ("Segmentation fault" is SIGSEGV). A crash
+    is searched for by its signal, and logwrap's crash event names the same one ("killed by
+    SIGSEGV"). Any other dump is ``Py_FatalError``'s ("init_fs_encoding: failed to get the
+    Python codec..."), typed "FatalError". That process aborts if it was running, but exits with
+    status 1 if it failed to start, so no signal can be named from the text.
+    """
+    header = next((line for line in _lines(dump) if line.startswith(_FATAL)), "")
+    reason = header.partition(": ")[2]
+    if header.startswith(_FATAL + " from unexpected signum") and reason.isdigit():
+        try:
+            return signal.Signals(int(reason)).name, header
+        except ValueError:
+            pass
+    return _SIGNALS.get(reason, "FatalError"), header
+
+
+def fault_frames(dump: Trace) -> list[Value]:
+    """The frames of the thread that crashed, from a faulthandler dump, oldest call first.
+
+    faulthandler prints the most recent call first. Other threads' frames are left out. When
+    the crash happened outside any Python thread, there are no frames.
+    """
+    frames: list[Value] = []
+    current = False
+    for line in _lines(dump):
+        if line.startswith(_CURRENT_THREAD):
+            current = True
+        elif current and (match := _FAULT_FRAME.match(line)):
+            path, lineno, function = match.groups()
+            frames.append(_frame(path, int(lineno) if lineno.isdigit() else None, function))
+        elif not line.startswith("  "):
+            current = False
+    return frames[::-1]
 
 
 def _lines(trace: Trace) -> list[str]:
@@ -261,7 +309,7 @@ def _named(lines: list[str], frames: list[Value], location: tuple[str, str] | No
     return _Exception(name, "\n".join(message), frames)
 
 
-def _frame(path: str, lineno: int, function: str | None) -> Value:
+def _frame(path: str, lineno: int | None, function: str | None) -> Value:
     library = _LIBRARY.match(path)
     return {
         "filename": path[library.end():] if library else path,

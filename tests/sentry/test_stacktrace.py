@@ -1,7 +1,8 @@
-"""Reading what a real interpreter printed as Sentry's exception values and grouping key."""
+"""Reading what a real interpreter printed as Sentry's exception values, grouping key and crash frames."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sentry_sdk.utils import exceptions_from_error_tuple
 
-from shipper.sentry.stacktrace import exceptions, final_exception, fingerprint
+from shipper.sentry.stacktrace import exceptions, fatal_error, fault_frames, final_exception, fingerprint
+
+from .. import crashes
 
 UNHANDLED = {"type": "logwrap", "handled": False}
 needs_groups = pytest.mark.skipif(sys.version_info < (3, 11), reason="exception groups are new in Python 3.11")
@@ -410,8 +413,8 @@ def test_ecs_loggings_stack_trace_of_frames_only_is_named_by_the_records_error_t
 
 @pytest.mark.parametrize("text", [
     "", "plain words\n", '{"message": "hi"}', "Traceback (most recent call last):\n",
-    "ValueError: an exception line alone\n",
-], ids=["empty", "words", "json", "header alone", "exception line alone"])
+    "ValueError: an exception line alone\n", crashes.PY310_TWO_THREADS,
+], ids=["empty", "words", "json", "header alone", "exception line alone", "fault dump"])
 def test_text_that_holds_no_traceback_gives_no_values(text):
     assert exceptions(text) == [] and final_exception(text) == ("", "")
 
@@ -522,3 +525,79 @@ def test_with_no_app_frame_the_innermost_frames_make_the_key():
 
 def test_no_values_have_no_key():
     assert fingerprint([]) == []
+
+
+# Fatal errors: faulthandler's dump
+
+def test_the_crashed_threads_frames_run_from_the_oldest_call(tmp_path):
+    import ctypes
+
+    dump = crashes.crash(crashes.SEGFAULT, cwd=tmp_path).decode()
+    assert dump.startswith("Fatal Python error: Segmentation fault")
+    frames = fault_frames(dump)
+    assert frames[:2] == [app(tmp_path, 8, "<module>", None), app(tmp_path, 5, "crash", None)]
+    assert frames[2] == frame(ctypes.__file__, frames[2]["lineno"], "string_at", None, False, "ctypes/__init__.py")
+
+
+def test_only_the_crashed_threads_frames_are_taken(tmp_path):
+    dump = crashes.crash(crashes.SEGFAULT_TWO_THREADS, cwd=tmp_path).decode()
+    assert "\nThread 0x" in dump and "in poll" in dump
+    assert [f["function"] for f in fault_frames(dump)] == ["<module>", "crash", "string_at"]
+
+
+@pytest.mark.parametrize(("dump", "string_at_line"), [(crashes.PY310_TWO_THREADS, 517), (crashes.PY313_TWO_THREADS, 538)],
+                         ids=["3.10", "3.13"])
+def test_the_crashed_threads_frames_in_other_pythons_dumps(dump, string_at_line):
+    assert [(f["filename"], f["lineno"], f["function"], f["in_app"]) for f in fault_frames(dump)] == [
+        ("/tmp/web/app.py", 17, "<module>", True), ("/tmp/web/app.py", 12, "crash", True),
+        ("ctypes/__init__.py", string_at_line, "string_at", False)]
+
+
+def test_a_dump_of_the_current_thread_alone_gives_its_frames(tmp_path):
+    code = "import ctypes, faulthandler\nfaulthandler.enable(all_threads=False)\nctypes.string_at(0)\n"
+    dump = crashes.crash(code, cwd=tmp_path).decode()
+    assert "\nStack (most recent call first):\n" in dump
+    assert [f["function"] for f in fault_frames(dump)] == ["<module>", "string_at"]
+
+
+def test_a_crash_before_any_python_code_ran_has_no_frames():
+    dump = crashes.crash("pass", env={"PYTHONHOME": "/nonexistent"}).decode()
+    assert "  <no Python frame>" in dump
+    assert fault_frames(dump) == []
+
+
+def test_pythons_314_c_stack_is_not_taken_as_python_frames():
+    assert [f["function"] for f in fault_frames(crashes.PY314_C_STACK)] == ["<module>", "crash", "string_at"]
+
+
+@pytest.mark.parametrize(("code", "error_type", "header"), [
+    (crashes.SEGFAULT, "SIGSEGV", "Fatal Python error: Segmentation fault"),
+    ("import faulthandler; faulthandler._sigabrt()", "SIGABRT", "Fatal Python error: Aborted"),
+    ("import faulthandler; faulthandler._sigfpe()", "SIGFPE", None),
+    ("import ctypes; ctypes.pythonapi.Py_FatalError(b'pool is corrupt')", "FatalError", "Fatal Python error: pool is corrupt"),
+], ids=["segfault", "abort", "floating point", "Py_FatalError"])
+def test_a_fatal_error_is_typed_by_its_signal(code, error_type, header):
+    dump = crashes.crash(code).decode()
+    assert fatal_error(dump) == (error_type, header or dump.splitlines()[0])
+
+
+@pytest.mark.parametrize(("dump", "expected"), [
+    (crashes.PY313_FLOATING_POINT, ("SIGFPE", "Fatal Python error: Floating-point exception")),
+    (crashes.PY310_START_FAILURE, ("FatalError", "Fatal Python error: init_import_site: Failed to import the site module")),
+    (f"Fatal Python error from unexpected signum: {signal.SIGUSR1.value}\n\n",
+     ("SIGUSR1", f"Fatal Python error from unexpected signum: {signal.SIGUSR1.value}")),
+], ids=["3.13 floating point", "3.10 start failure", "unexpected signal"])
+def test_other_pythons_fatal_errors_are_typed(dump, expected):
+    assert fatal_error(dump) == expected
+
+
+def test_a_failure_to_start_is_typed_fatal_error_for_no_signal_killed_it():
+    done = subprocess.run([sys.executable, "-c", "pass"], capture_output=True, text=True,
+                          env={"PYTHONHOME": "/nonexistent"})
+    assert done.returncode == 1
+    assert fatal_error(done.stderr)[0] == "FatalError"
+
+
+def test_the_python_traceback_a_fatal_error_shows_is_readable_as_exceptions():
+    assert summary(exceptions(crashes.PY310_START_FAILURE)) == [
+        ("ModuleNotFoundError", "No module named 'missing_settings'", UNHANDLED), ("RuntimeError", "site is broken", UNHANDLED)]
