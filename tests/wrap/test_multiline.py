@@ -9,6 +9,8 @@ import pytest
 from shipper.wrap.framing import LineFramer
 from shipper.wrap.multiline import Group, Grouper
 
+from .. import crashes
+
 
 def stderr_of(code: str) -> bytes:
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True)
@@ -138,12 +140,77 @@ def test_a_group_is_released_at_the_byte_limit():
     assert [i.lines for i in items if isinstance(i, Group)] == [[b"head", b" aaaa", b" bbbb"]]
 
 
+# What Python prints as it dies of a fatal error: faulthandler's dump, or Py_FatalError's.
+
+def dump_of(text: bytes) -> bytes:
+    """The dump within a dying child's stderr (Python may print its path configuration first)."""
+    return text[text.index(b"Fatal Python error"):]
+
+
+FATAL_ERRORS = {
+    "segfault": lambda: crashes.crash(crashes.SEGFAULT),
+    "two threads": lambda: crashes.crash(crashes.SEGFAULT_TWO_THREADS),
+    "current thread only": lambda: crashes.crash(
+        "import ctypes, faulthandler\nfaulthandler.enable(all_threads=False)\nctypes.string_at(0)"),
+    "extension modules": lambda: crashes.crash("import ctypes, msgspec\nctypes.string_at(0)"),
+    "Py_FatalError": lambda: crashes.crash("import ctypes\nctypes.pythonapi.Py_FatalError(b'pool is corrupt')"),
+    "failure to start": lambda: crashes.crash("pass", env={"PYTHONHOME": "/nonexistent"}),
+    "3.10 two threads": lambda: crashes.PY310_TWO_THREADS.encode(),
+    "3.13 two threads": lambda: crashes.PY313_TWO_THREADS.encode(),
+    "3.13 floating point": lambda: crashes.PY313_FLOATING_POINT.encode(),
+    "3.10 failure to start, with a chained traceback": lambda: crashes.PY310_START_FAILURE.encode(),
+    "3.14 C stack": lambda: crashes.PY314_C_STACK.encode(),
+}
+
+
+@pytest.mark.parametrize("name", FATAL_ERRORS, ids=list(FATAL_ERRORS))
+def test_a_fatal_errors_dump_becomes_one_fault_group_holding_every_line(name):
+    dump = dump_of(FATAL_ERRORS[name]())
+    items = group_all(b"before\n" + dump + b"after\n")
+    assert items[0] == b"before" and items[-1] == b"after"
+    (group,) = items[1:-1]
+    assert isinstance(group, Group) and group.fault and not group.traceback
+    assert b"\n".join(group.lines) == dump.rstrip(b"\n")
+
+
+def test_extension_modules_are_the_last_line_of_a_dump():
+    dump = crashes.PY314_C_STACK.encode()
+    items = group_all(dump + b"  indented, but from someone else\n")
+    assert items[-1] == b"  indented, but from someone else"
+
+
+def test_the_line_another_process_writes_after_a_dump_is_its_own_event():
+    worker_died = b"[2024-05-01 12:00:00 +0000] [1] [ERROR] Worker (pid:7) was sent SIGSEGV!"
+    items = group_all(crashes.PY313_TWO_THREADS.encode() + worker_died + b"\n")
+    assert items[-1] == worker_died and items[0].fault
+
+
+def test_a_dump_cut_anywhere_between_two_reads_is_still_one_group():
+    dump = dump_of(crashes.crash(crashes.SEGFAULT_TWO_THREADS))
+    noise = b"GET /health 200\n" * 200  # a big read: the header is found in its last few lines
+    for cut in range(len(dump)):
+        first, second = noise + dump[:cut], dump[cut:]
+        framer, grouper = LineFramer(), Grouper("python")
+        items = grouper.feed(framer.feed(first), first, 0.0) + grouper.feed(framer.feed(second), second, 0.0)
+        (group,) = [item for item in items + grouper.end() if isinstance(item, Group)]
+        assert b"\n".join(group.lines) == dump.rstrip(b"\n"), cut
+
+
+def test_a_traceback_printed_just_before_a_crash_stays_its_own_group():
+    text = crashes.crash("import ctypes, traceback\ntry:\n    1 / 0\nexcept ZeroDivisionError:\n    traceback.print_exc()\n"
+                         "ctypes.string_at(0)")
+    traceback_group, fault_group = group_all(text)
+    assert traceback_group.traceback and traceback_group.lines[-1] == b"ZeroDivisionError: division by zero"
+    assert fault_group.fault and fault_group.lines[0] == b"Fatal Python error: Segmentation fault"
+
+
 def script_syntax_error(tmp_path) -> bytes:
     (tmp_path / "broken.py").write_text("x = = 1\n")
     return subprocess.run([sys.executable, str(tmp_path / "broken.py")], capture_output=True).stderr
 
 
 WRITTEN_IN_PIECES = {
+    "fatal error": lambda tmp_path: dump_of(crashes.crash(crashes.SEGFAULT_TWO_THREADS)),
     "traceback": lambda tmp_path: stderr_of(TRACEBACKS["direct cause"]),
     "script syntax error": script_syntax_error,
 }
@@ -152,7 +219,7 @@ WRITTEN_IN_PIECES = {
 @pytest.mark.parametrize("size", [1, 3, 16])
 @pytest.mark.parametrize("name", WRITTEN_IN_PIECES, ids=list(WRITTEN_IN_PIECES))
 def test_what_is_read_a_few_bytes_at_a_time_is_still_one_group(tmp_path, name, size):
-    text = WRITTEN_IN_PIECES[name](tmp_path)
+    text = WRITTEN_IN_PIECES[name](tmp_path)  # faulthandler writes its dump in pieces this small
     framer, grouper = LineFramer(), Grouper("python")
     items = []
     for at in range(0, len(text), size):
