@@ -9,7 +9,10 @@ over the app's fields of the same name.
 
 Parts of an over-long line carry Docker's fields (``partial_message``, ``partial_id``,
 ``partial_ordinal``, ``partial_last``), which fluent-plugin-concat joins back. A traceback
-group carries ECS ``error.type``, ``error.message`` and ``error.stack_trace``.
+group carries ECS ``error.type``, ``error.message`` and ``error.stack_trace``, and so does the
+dump of a fatal error: its ``error.type`` is the signal that killed the process ("SIGSEGV"), or
+"FatalError" when Python stopped itself, and its ``error.message`` the "Fatal Python error: ..."
+line.
 
 JSON lines go through the C extension ``_fastpack`` when it is built: it transcodes them
 to msgpack in one pass, about 5x faster, and hands every item it is not sure of back to
@@ -32,6 +35,7 @@ from msgspec.msgpack import Ext
 from ..forward.eventtime import MAX_NS, to_wire
 from ..forward.nesting import MAX_NESTING, deeper_than
 from ..metrics.tally import RecordTally
+from ..sentry.stacktrace import fatal_error
 from ..sentry.stacktrace import final_exception as exception_of
 from ..timeparse import TimeParser
 from .framing import Part
@@ -203,9 +207,13 @@ class RecordBuilder:
 
     def _group(self, group: Group) -> dict[Any, Any]:
         text = b"\n".join(group.lines).decode("utf-8", "replace")
+        if group.fault:
+            return self._error(text, *fatal_error(text))
         if not group.traceback:
             return {self._options.message_key: text}
-        error_type, error_message = exception_of(text)
+        return self._error(text, *exception_of(text))
+
+    def _error(self, text: str, error_type: str, error_message: str) -> dict[Any, Any]:
         return {
             self._options.message_key: f"{error_type}: {error_message}" if error_message else error_type,
             "error.type": error_type,

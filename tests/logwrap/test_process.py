@@ -28,6 +28,17 @@ def test_a_child_killed_by_signal_n_gives_128_plus_n(forward_receiver, signum):
     assert done.returncode == 128 + signum
 
 
+def test_a_child_dying_of_a_segfault_ships_pythons_dump_as_one_record(forward_receiver, tmp_path):
+    code = "import ctypes\nprint('starting', flush=True)\nctypes.string_at(0)"
+    done = run_logwrap(forward_receiver.url, command=python(code), cwd=tmp_path,
+                       env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+    assert done.returncode == 128 + signal.SIGSEGV
+    starting, crash = forward_receiver.records
+    assert starting["message"] == "starting" and crash["stream"] == "stderr"
+    assert (crash["error.type"], crash["error.message"]) == ("SIGSEGV", "Fatal Python error: Segmentation fault")
+    assert crash["error.stack_trace"].endswith('  File "<string>", line 3 in <module>')
+
+
 def test_a_command_not_found_exits_127_with_one_line(forward_receiver):
     done = run_logwrap(forward_receiver.url, command=["no-such-command-xyz"])
     assert done.returncode == 127

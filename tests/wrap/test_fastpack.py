@@ -126,6 +126,13 @@ def test_parts_groups_and_text_keep_their_order_between_json_lines():
 
 
 @needs_extension
+def test_a_fatal_errors_dump_makes_the_same_record_on_both_paths():
+    dump = [b"Fatal Python error: Segmentation fault", b"", b"Current thread 0x00007f0e8b1fd740 (most recent call first):",
+            b'  File "/app/crash.py", line 4 in boom']
+    assert_same([b'{"n": 1}', Group(dump, traceback=False, fault=True), b'{"n": 2}'])
+
+
+@needs_extension
 def test_a_time_key_logwrap_also_sets_is_handled_by_python():
     assert_same([b'{"stream": "2023-01-01T00:00:00.5Z"}'], options=RecordOptions(time_keys=("stream",)))
 

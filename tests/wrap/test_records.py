@@ -10,6 +10,8 @@ from shipper.wrap.framing import Part
 from shipper.wrap.multiline import Group
 from shipper.wrap.records import ACCELERATED, IdSource, RecordBuilder, RecordOptions, exception_of
 
+from .. import crashes
+
 NOW = 1_700_000_000_000_000_000
 
 
@@ -243,3 +245,17 @@ def test_a_message_of_several_lines_is_the_whole_error_message(build):
 
 def test_a_syntax_errors_message_says_where_as_str_and_shippers_formatter_do():
     assert exception_of(real_traceback("exec('total = = 1')")) == ("SyntaxError", "invalid syntax (<string>, line 1)")
+
+
+def test_a_fatal_errors_dump_becomes_one_record_typed_by_its_signal(build):
+    dump = crashes.crash(crashes.SEGFAULT).rstrip(b"\n").split(b"\n")
+    ((_, record),) = build([Group(dump, traceback=False, fault=True)], stream="stderr")
+    assert record["error.type"] == "SIGSEGV" and record["error.message"] == "Fatal Python error: Segmentation fault"
+    assert record["error.stack_trace"] == b"\n".join(dump).decode()
+    assert record["message"] == "SIGSEGV: Fatal Python error: Segmentation fault" and record["stream"] == "stderr"
+
+
+def test_a_fatal_error_that_names_no_signal_is_typed_fatal_error(build):
+    dump = crashes.crash("import ctypes\nctypes.pythonapi.Py_FatalError(b'pool is corrupt')").rstrip(b"\n").split(b"\n")
+    ((_, record),) = build([Group(dump, traceback=False, fault=True)])
+    assert (record["error.type"], record["error.message"]) == ("FatalError", "Fatal Python error: pool is corrupt")
