@@ -67,7 +67,7 @@ class Grouper:
         # A traceback: frames -> exception -> (chain -> frames ...). A fault: fatal (-> raised -> fatal ...)
         # -> threads -> modules.
         self._state = "frames"
-        self._exception_group = False  # the group started as "+ Exception Group Traceback"
+        self._exception_group = False  # the exception being read is a group: "+ Exception Group Traceback"
         self._fault = False  # the group started as "Fatal Python error"
 
     def feed(self, lines: list[Line], block: bytes, now: float) -> list[Item]:
@@ -154,7 +154,10 @@ class Grouper:
         if self._state == "exception":
             return self._enter("chain") if line.startswith(CHAIN_MESSAGES) else False
         if self._state == "chain":
-            return self._enter("frames") if line.startswith(_HEADERS) else False
+            if not line.startswith(_HEADERS):
+                return False
+            self._exception_group = line.startswith(TRACEBACK_STARTS[2])  # each exception has its own form
+            return self._enter("frames")
         if line.startswith((b" ", b"\t")):
             return True
         if line.startswith(CHAIN_MESSAGES):

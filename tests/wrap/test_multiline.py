@@ -29,6 +29,9 @@ TRACEBACKS = {
     "direct cause": "try:\n    1/0\nexcept Exception as e:\n    raise RuntimeError('wrapped') from e",
     "exception group": "raise ExceptionGroup('many', [ValueError('a'), TypeError('b')])",
     "nested exception group": "raise ExceptionGroup('outer', [ExceptionGroup('inner', [KeyError('k')])])",
+    "raised while handling a group": "try:\n    raise ExceptionGroup('batch', [KeyError('k')])\n"
+                                     "except ExceptionGroup:\n    raise RuntimeError('batch failed')",
+    "a group raised while handling": "try:\n    1/0\nexcept Exception as e:\n    raise ExceptionGroup('g', [e])",
     "syntax error": "exec('x = = 1')",
 }
 
@@ -108,6 +111,12 @@ def test_mode_none_passes_every_line_through():
 def test_lines_without_any_traceback_marker_pass_through_untouched():
     lines = [b'{"a": 1}', b"plain"]
     assert Grouper("python").feed(lines, b'{"a": 1}\nplain\n', now=0.0) is lines
+
+
+def test_a_line_after_a_group_raised_while_handling_another_exception_is_its_own_event():
+    text = stderr_of(TRACEBACKS["a group raised while handling"])
+    items = group_all(text + b"INFO: still running\n")
+    assert items[-1] == b"INFO: still running" and b"\n".join(items[0].lines) == text.rstrip(b"\n")
 
 
 def test_a_chained_traceback_after_an_exception_group_is_its_own_group():
