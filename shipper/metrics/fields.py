@@ -43,6 +43,11 @@ _NAMES: tuple[tuple[Slot, float, str], ...] = (
 )
 
 
+def names_of(slot: Slot) -> tuple[str, ...]:
+    """The fields read for ``slot``, in order of preference: ``("log.level", "level", ...)``."""
+    return tuple(name for each, _, name in _NAMES if each is slot)
+
+
 def _paths(name: str) -> list[tuple[str, ...]]:
     """A dotted name as one top-level key, then as nested keys."""
     parts = tuple(name.split("."))

@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from ..fieldpath import MISSING, walk
 from .fields import OTHER, WATCHED, Slot, error_type, level_name, method_name, status_class
 from .timing import Timing
 
@@ -30,7 +31,6 @@ TABLE_NAMES = ("log_records", "errors", "http_requests")
 # For the C extension, in slot order (it relies on it), each slot's names in order of preference.
 _WATCH = tuple((int(slot), unit, tuple(key.encode() for key in path))
                for slot, unit, path in sorted(WATCHED, key=lambda watched: watched[0]))
-_MISSING = object()
 # For the Python path: per top-level key, the paths that start there, with their preference.
 _BY_KEY: dict[str, list[tuple[int, int, float, tuple[str, ...]]]] = {}
 for _preference, (_slot, _unit, _path) in enumerate(WATCHED):
@@ -71,8 +71,8 @@ class RecordTally:
             for preference, slot, unit, rest in _BY_KEY[key]:
                 best = found[slot]
                 if best is None or best[0] > preference:
-                    value = _lookup(record[key], rest) if rest else record[key]
-                    if value is not _MISSING:
+                    value = walk(record[key], rest) if rest else record[key]
+                    if value is not MISSING:
                         found[slot] = (preference, value, unit)
         level, error, method, status, duration = found
         if level is not None:
@@ -123,15 +123,6 @@ class RecordTally:
             named[other] = named.get(other, 0) + spilled
             overflow[TABLE_NAMES[table]] = spilled
         return named
-
-
-def _lookup(value: Any, path: tuple[str, ...]) -> Any:
-    """``value[path[0]][path[1]]...`` through nested dicts, or ``_MISSING``."""
-    for key in path:
-        if type(value) is not dict or key not in value:
-            return _MISSING
-        value = value[key]
-    return value
 
 
 def _decoded(key: bytes) -> Any:
