@@ -39,14 +39,18 @@ class Child:
     stdout: int  # read ends of the pipes
     stderr: int
     status: int | None = None  # our exit code once it exited
+    signal: int | None = None  # the signal that killed it, if one did
+
+
+CHILD_DEFAULTS = {
+    "PYTHONUNBUFFERED": "1",  # else a Python child block-buffers a pipe and its lines arrive at exit
+    "PYTHONFAULTHANDLER": "1",  # a Python child that dies of a fatal signal prints where it was
+}
 
 
 def child_environment(environ: dict[str, str]) -> dict[str, str]:
-    """The child's environment: ours, with PYTHONUNBUFFERED=1 unless it is already set.
-
-    Without it a Python child block-buffers a pipe and its lines arrive only at exit.
-    """
-    return environ if "PYTHONUNBUFFERED" in environ else {**environ, "PYTHONUNBUFFERED": "1"}
+    """The child's environment: ours, with ``CHILD_DEFAULTS`` where the environment is silent."""
+    return {**CHILD_DEFAULTS, **environ}
 
 
 PR_SET_PDEATHSIG = 1
@@ -113,6 +117,7 @@ def reap(child: Child, on_exit: Callable[[], None]) -> None:
         if pid == 0:
             return
         if pid == child.pid and child.status is None:
+            child.signal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
             child.status = exit_code(status)
             on_exit()
 
