@@ -792,7 +792,21 @@ typedef struct {
     char read_time[8];
     PyObject *slow;
     Tally *tally; /* NULL: no metrics */
+    PyObject *caught; /* list, or NULL: where entries of records that may carry a traceback go */
 } Context;
+
+/* One of shipper.sentry.event.CAUGHT_KEYS: a record with such a top-level key may report an
+ * error, and its entry is handed to the Sentry reporter. A switch on the size keeps the
+ * check to one comparison for almost every key. */
+static int caught_key(const char *key, Py_ssize_t size) {
+    switch (size) {
+    case 5: return memcmp(key, "error", 5) == 0;
+    case 9: return memcmp(key, "exception", 9) == 0;
+    case 11: return memcmp(key, "stack_trace", 11) == 0;
+    case 17: return memcmp(key, "error.stack_trace", 17) == 0;
+    default: return 0;
+    }
+}
 
 static int key_in(const char *key, Py_ssize_t size, PyObject *keys) {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++) {
@@ -871,6 +885,7 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
     keys.count = 0;
     Found found;
     found.mask = 0;
+    int catch = 0;
     Status status = OK;
     in.p++;
     skip_space(&in);
@@ -889,6 +904,8 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
         if (key_in(key, key_size, ctx->reserved) >= 0)
             goto not_mine; /* the app sets a field logwrap sets: Python keeps the app's key in place */
         int time_index = key_in(key, key_size, ctx->time_keys);
+        if (ctx->caught != NULL && !catch)
+            catch = caught_key(key, key_size);
         Py_ssize_t key_offset = key - out->data; /* writing the value may move out->data */
         skip_space(&in);
         if (in.p >= in.end || *in.p != ':')
@@ -957,6 +974,13 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
     /* the map's body moves when its header shrinks: the id is written first, as above */
     close_header(out, map_at, count + (uint64_t)ctx->field_count, MAP);
     ctx->next_id++;
+    if (catch) {
+        PyObject *entry = PyBytes_FromStringAndSize(out->data + start, out->len - start);
+        int failed = entry == NULL || PyList_Append(ctx->caught, entry) < 0;
+        Py_XDECREF(entry);
+        if (failed)
+            return FAILED;
+    }
     return OK;
 not_mine:
     status = NOT_MINE;
@@ -1001,23 +1025,29 @@ static int tuple_of_bytes(PyObject *keys, const char *name, Py_ssize_t limit) {
 
 PyDoc_STRVAR(pack_doc,
     "pack(items, start, max_records, max_bytes, fields, field_count, reserved, time_keys,\n"
-    "     id_prefix, next_id, read_time, slow, tally=None) -> (body, next_start, next_id)\n\n"
+    "     id_prefix, next_id, read_time, slow, tally=None, caught=None) -> (body, next_start, next_id)\n\n"
     "Packed Forward entries for items[start:], stopping after max_records entries or once the\n"
-    "body reaches max_bytes; with a tally, the metrics in the records taken are counted too.");
+    "body reaches max_bytes; with a tally, the metrics in the records taken are counted too,\n"
+    "and with a list caught, the entries of JSON records that may carry a traceback are appended.");
 
 static PyObject *pack_items(PyObject *items, Py_ssize_t start, Py_ssize_t max_records, Py_ssize_t max_bytes,
                             Context *context, const char *read_time, Py_ssize_t read_size);
 
 static PyObject *pack(PyObject *module, PyObject *args) {
-    PyObject *items, *tally_arg = Py_None;
+    PyObject *items, *tally_arg = Py_None, *caught_arg = Py_None;
     Py_ssize_t start, max_records, max_bytes, read_size;
     const char *read_time;
     Context ctx;
-    if (!PyArg_ParseTuple(args, "O!nnny#nO!O!UKy#O|O:pack", &PyList_Type, &items, &start, &max_records,
+    if (!PyArg_ParseTuple(args, "O!nnny#nO!O!UKy#O|OO:pack", &PyList_Type, &items, &start, &max_records,
                           &max_bytes, &ctx.fields, &ctx.fields_size, &ctx.field_count, &PyTuple_Type,
                           &ctx.reserved, &PyTuple_Type, &ctx.time_keys, &ctx.id_prefix, &ctx.next_id,
-                          &read_time, &read_size, &ctx.slow, &tally_arg))
+                          &read_time, &read_size, &ctx.slow, &tally_arg, &caught_arg))
         return NULL;
+    if (caught_arg != Py_None && !PyList_Check(caught_arg)) {
+        PyErr_SetString(PyExc_TypeError, "caught must be a list or None");
+        return NULL;
+    }
+    ctx.caught = caught_arg == Py_None ? NULL : caught_arg;
     ctx.tally = NULL;
     if (tally_arg != Py_None && (ctx.tally = PyCapsule_GetPointer(tally_arg, TALLY_CAPSULE)) == NULL)
         return NULL;

@@ -17,6 +17,7 @@ def pack(
     read_time: bytes,
     slow: Callable[[Any, str], bytes],
     tally: object = None,
+    caught: list[bytes] | None = None,
     /,
 ) -> tuple[bytes, int, int]: ...
 def tally(

@@ -35,6 +35,7 @@ from msgspec.msgpack import Ext
 from ..forward.eventtime import MAX_NS, to_wire
 from ..forward.nesting import MAX_NESTING, deeper_than
 from ..metrics.tally import RecordTally
+from ..sentry.event import CAUGHT_KEYS
 from ..sentry.stacktrace import fatal_error
 from ..sentry.stacktrace import final_exception as exception_of
 from ..timeparse import TimeParser
@@ -83,9 +84,12 @@ class RecordBuilder:
     """Builds the records of one stream (stdout or stderr) as packed entries."""
 
     def __init__(self, stream: str, options: RecordOptions, ids: IdSource, accelerated: bool = True,
-                 tally: RecordTally | None = None) -> None:
+                 tally: RecordTally | None = None, catch: bool = False) -> None:
         self._stream = stream
         self._tally = tally
+        # With catch, the entries of records that may carry a traceback (CAUGHT_KEYS) are also
+        # appended here, as packed: the Sentry reporter reads them. Whoever reads them clears it.
+        self.caught: list[bytes] | None = [] if catch else None
         self._options = options
         self._ids = ids
         self._fields = {**options.labels, "stream": stream}
@@ -97,7 +101,7 @@ class RecordBuilder:
         # Rare set-ups stay in Python: a time key logwrap sets itself, an id key that is also a label.
         odd = set(options.time_keys) & set(reserved) or options.id_key in self._fields
         self._fast = accelerated and ACCELERATED and not odd and len(options.time_keys) <= 16
-        self._tally_args = (_fastpack.tally(*tally.args),) if tally is not None and self._fast else ()
+        self._tally_arg = _fastpack.tally(*tally.args) if tally is not None and self._fast else None
         self._fast_args = (
             self._encode(self._fields)[_map_header_length(len(self._fields)):] + self._encode(options.id_key),
             len(self._fields) + 1,
@@ -114,7 +118,7 @@ class RecordBuilder:
         if self._fast:
             body, end, self._ids.next = _fastpack.pack(
                 items, start, max_records, max_bytes, *self._fast_args, self._ids.prefix, self._ids.next,
-                read_time, self._encoded, *self._tally_args)
+                read_time, self._encoded, self._tally_arg, self.caught)
             return body, end
         return self._pack_python(items, start, max_records, max_bytes)
 
@@ -126,6 +130,7 @@ class RecordBuilder:
         decode, encode, fields, id_key = self._decode, self._encode, self._fields, self._options.id_key
         time_of, prefix, number = self._time_of, self._ids.prefix, self._ids.next
         observe = None if self._tally is None else self._tally.observe
+        caught = self.caught
         index, end = start, min(len(items), start + max_records)
         while index < end and (index == start or len(body) < max_bytes):
             item = items[index]
@@ -143,12 +148,16 @@ class RecordBuilder:
             else:
                 if observe is not None:
                     observe(record)
+                catch = caught is not None and not CAUGHT_KEYS.isdisjoint(record)
                 record.update(fields)
                 record[id_key] = event_id
                 try:
-                    body += encode((time_of(record), record))
+                    entry = encode((time_of(record), record))
                 except OverflowError:  # an integer beyond 64 bits: as _encoded does, kept as text
-                    body += self._entry(self._text(item), event_id)  # type: ignore[arg-type]
+                    entry, catch = self._entry(self._text(item), event_id), False  # type: ignore[arg-type]
+                body += entry
+                if catch:
+                    caught.append(entry)  # type: ignore[union-attr]
             number += 1
             index += 1
         self._ids.next = number
@@ -159,10 +168,14 @@ class RecordBuilder:
         record = self._record(item)
         if self._tally is not None:
             self._tally.observe(record)  # what the app logged, before logwrap's fields, as in C
+        catch = self.caught is not None and not CAUGHT_KEYS.isdisjoint(record)
         try:
-            return self._entry(record, event_id)
+            entry = self._entry(record, event_id)
         except OverflowError:  # an integer beyond 64 bits in a JSON line: the line is kept as text
             return self._entry(self._text(item), event_id)  # type: ignore[arg-type]
+        if catch:
+            self.caught.append(entry)  # type: ignore[union-attr]
+        return entry
 
     def _record(self, item: Item) -> dict[Any, Any]:
         if type(item) is bytes:
