@@ -8,6 +8,7 @@ the README, and a test keeps the README's table equal to it.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import Any
 
@@ -29,6 +30,7 @@ from .cliparams import (
 from .forward.address import parse_address
 from .forward.batcher import BatchLimits
 from .forward.queue import POLICIES
+from .sentry.options import DEFAULT_BREADCRUMBS, DEFAULT_MAX_EVENTS, REPORTS, SentryOptions, check_dsn
 from .wrap.memory import return_large_buffers_to_the_os
 from .wrap.records import DEFAULT_TIME_KEYS, RecordOptions
 from .wrap.runtime import WrapConfig, Wrapper
@@ -74,6 +76,17 @@ ENV_PREFIX = "LOGWRAP"
 @connection_options
 @metrics_options
 @pipeline_metrics_options
+@click.option("--sentry-dsn", default=None,
+              help="Send the child's tracebacks and crashes to this Sentry project (SENTRY_DSN is not read).")
+@click.option("--sentry-report", type=click.Choice(REPORTS), default="all",
+              help="What becomes a Sentry event: records with a traceback, the child's crash, or both.")
+@click.option("--sentry-release", default=None, show_default="$SERVICE_VERSION", help="The events' release.")
+@click.option("--sentry-breadcrumbs", type=click.IntRange(0), default=DEFAULT_BREADCRUMBS,
+              help="The child's last records sent with a crash event.")
+@click.option("--sentry-sample-rate", type=click.FloatRange(0, 1), default=1.0,
+              help="Share of traceback events sent (crashes always are).")
+@click.option("--sentry-max-events", type=click.IntRange(1), default=DEFAULT_MAX_EVENTS,
+              help="Traceback events sent per minute at most; the rest are counted as dropped.")
 @click.version_option(package_name="shipper", prog_name="logwrap")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @reports_errors("logwrap")
@@ -83,7 +96,9 @@ def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...
          batch_records: int, batch_bytes: int, compress: str, drain_timeout: float, tee: bool,
          death_signal: int | None, command: tuple[str, ...], metrics_listen: str | None, statsd: str | None,
          statsd_prefix: str, statsd_tags: tuple[str, ...], metrics_interval: float, metrics_max_series: int,
-         unhealthy_after: float, **connection: Any) -> None:
+         unhealthy_after: float, sentry_dsn: str | None, sentry_report: str, sentry_release: str | None,
+         sentry_breadcrumbs: int, sentry_sample_rate: float, sentry_max_events: int,
+         **connection: Any) -> None:
     """Run COMMAND and ship what it prints to Fluentd, without touching the disk.
 
     Exits with COMMAND's status (128+N if signal N killed it).
@@ -101,6 +116,11 @@ def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...
         death_signal=death_signal,
         metrics=metrics_config(metrics_listen, statsd, statsd_prefix, statsd_tags, metrics_interval,
                                metrics_max_series, unhealthy_after),
+        sentry=SentryOptions(
+            dsn=check_dsn(sentry_dsn) if sentry_dsn else None, report=sentry_report,
+            release=sentry_release or os.environ.get("SERVICE_VERSION") or None,
+            environment=os.environ.get("SERVICE_ENVIRONMENT") or None, breadcrumbs=sentry_breadcrumbs,
+            sample_rate=sentry_sample_rate, max_events=sentry_max_events),
     )
     tune_gc()
     return_large_buffers_to_the_os()

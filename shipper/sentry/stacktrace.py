@@ -25,9 +25,9 @@ would have sent the same exception:
   run another Python than logwrap. For those files the ``filename`` is relative to that
   directory, "json/decoder.py", as sentry-sdk makes it. Other files keep their path as printed.
 
-``fingerprint`` gives such an event the key Sentry groups it by. ``fatal_error`` and
-``fault_frames`` read the dump Python prints as it dies of a fatal error (faulthandler's on a
-fatal signal, or ``Py_FatalError``'s).
+``fingerprint`` gives such an event the key Sentry groups it by. ``fatal_error``,
+``fault_frames`` and ``fault_exception`` read the dump Python prints as it dies of a fatal
+error (faulthandler's on a fatal signal, or ``Py_FatalError``'s).
 
 Text that holds no traceback gives ``[]``. Nothing here raises on odd text.
 """
@@ -166,6 +166,22 @@ def fault_frames(dump: Trace) -> list[Value]:
         elif not line.startswith("  "):
             current = False
     return frames[::-1]
+
+
+def fault_exception(dump: Trace) -> list[Value]:
+    """Sentry's exception values for a fatal error's dump: one value, typed by its signal, with
+    the frames of the thread that crashed ("SIGSEGV: Fatal Python error: Segmentation fault")."""
+    error_type, header = fatal_error(dump)
+    value: Value = {"type": error_type, "module": None, "value": header, "mechanism": _mechanism()}
+    frames = fault_frames(dump)
+    if frames:
+        value["stacktrace"] = {"frames": frames}
+    return [value]
+
+
+def is_fault(trace: str) -> bool:
+    """Whether the text is a fatal error's dump rather than a traceback."""
+    return trace.startswith(_FATAL)
 
 
 def _lines(trace: Trace) -> list[str]:

@@ -35,6 +35,9 @@ from ..metrics.pipeline import PipelineReading, pipeline_families, record_famili
 from ..metrics.statsd import safe
 from ..metrics.tally import RecordTally
 from ..metrics.timing import Timing
+from ..sentry.event import Context, Exit
+from ..sentry.options import SentryOptions
+from ..sentry.reporter import Reporter
 from .framing import DEFAULT_MAX_LINE_BYTES, LineFramer
 from .multiline import Grouper
 from .records import IdSource, RecordBuilder, RecordOptions
@@ -63,6 +66,7 @@ class WrapConfig:
     tee: bool = False
     death_signal: int | None = signal.SIGTERM  # the child's, should logwrap die (None: none)
     metrics: MetricsOptions = MetricsOptions()
+    sentry: SentryOptions = SentryOptions()
 
     @property
     def base_tag(self) -> str:
@@ -91,13 +95,17 @@ class StreamPipeline:
     """One of the child's streams: bytes → lines → groups → records → chunks."""
 
     def __init__(self, name: str, config: WrapConfig, ids: IdSource, deliver: Callable[[Chunk], None],
-                 tally: RecordTally | None) -> None:
+                 tally: RecordTally | None, reporter: Reporter | None = None,
+                 log: Callable[[str], None] = print) -> None:
         self.name = name
         self.lines = 0
         self.records = 0
         self._framer = LineFramer(config.max_line_bytes)
         self._grouper = Grouper(config.multiline, config.multiline_timeout, max_bytes=config.max_line_bytes)
-        self._builder = RecordBuilder(name, config.records, ids, tally=tally)
+        self._builder = RecordBuilder(name, config.records, ids, tally=tally, catch=reporter is not None)
+        self._reporter = reporter
+        self.recent = None if reporter is None else reporter.recent(name)
+        self._log = log
         tag = f"{config.base_tag}.{name}" if config.tag_stream else config.base_tag
         self._batcher = PackedBatcher(tag, config.limits, config.client.ack, config.gzip)
         self._deliver = deliver
@@ -138,6 +146,19 @@ class StreamPipeline:
             start = end
             if chunk is not None:
                 self._deliver(chunk)
+        if self.recent is not None:
+            self.recent.add(items, now_ns)
+        if self._builder.caught:
+            self._report(self._builder.caught)
+
+    def _report(self, caught: list[bytes]) -> None:
+        """Hand the caught entries to Sentry's reporter; its failure must not touch the records."""
+        try:
+            self._reporter.caught(caught)  # type: ignore[union-attr]
+        except Exception as exc:
+            self._log(f"internal error reporting the child's {self.name} to Sentry: {exc!r}")
+        finally:
+            caught.clear()
 
 
 class _PipeReader(asyncio.Protocol):
@@ -213,6 +234,8 @@ class Wrapper:
         self._tally = RecordTally(metrics.max_series) if metrics.enabled else None
         prefix = "logwrap." + ".".join(map(safe, config.base_tag.split(".")))
         self._exporter = Exporter(metrics, "logwrap", prefix, self._families, self._unhealthy, log)
+        self._reporter: Reporter | None = None
+        self._stopped_by: set[int] = set()  # signals forwarded to the child: its death by one is no crash
 
     async def run(self) -> int:
         await self._exporter.start()  # a taken metrics port stops logwrap before the child starts
@@ -225,6 +248,7 @@ class Wrapper:
         loop = asyncio.get_running_loop()
         exited = asyncio.Event()
         child = self._child = self._start_child(loop, exited)
+        self._reporter = self._sentry_reporter()  # after the fork: sentry-sdk may start threads
         readers = await self._read_pipes(loop, child)
         ticker = asyncio.create_task(self._tick(readers))
         await exited.wait()
@@ -233,13 +257,35 @@ class Wrapper:
         ticker.cancel()
         for pipeline, _ in readers:
             pipeline.finish()
-        await self._deliver_rest(deadline)
+        assert child.status is not None
+        if self._reporter is None:
+            await self._deliver_rest(deadline)
+        else:
+            self._report_crash(child)
+            await asyncio.gather(self._deliver_rest(deadline), self._reporter.close(deadline))
         self.totals.lines = sum(pipeline.lines for pipeline in self._pipelines)
         self.totals.records = sum(pipeline.records for pipeline in self._pipelines)
         self.totals.dropped = self._dropped()
-        self._log(self.totals.summary())
-        assert child.status is not None
+        sentry = "" if self._reporter is None else f"; {self._reporter.counts.summary()}"
+        self._log(self.totals.summary() + sentry)
         return child.status
+
+    def _sentry_reporter(self) -> Reporter | None:
+        options = self.config.sentry
+        if options.dsn is None:
+            return None
+        records = self.config.records
+        context = Context(tag_fields=("stream", *records.labels, records.id_key), id_key=records.id_key)
+        return Reporter(options, self.config.base_tag, context,
+                        lambda: sum(pipeline.records for pipeline in self._pipelines), self._log)
+
+    def _report_crash(self, child: Child) -> None:
+        """A fatal Sentry event if the child died, unless of a signal forwarded to stop it."""
+        assert self._reporter is not None and child.status is not None
+        stopped = child.signal in self._stopped_by or child.status - 128 in self._stopped_by
+        if not stopped:
+            recent = [pipeline.recent for pipeline in self._pipelines if pipeline.recent is not None]
+            self._reporter.crashed(Exit(child.status, child.signal), recent)
 
     def _start_child(self, loop: asyncio.AbstractEventLoop, exited: asyncio.Event) -> Child:
         holder: list[Child] = []
@@ -259,6 +305,7 @@ class Wrapper:
     def _on_signal(self, child: Child, signum: int) -> None:
         """To the child while it runs; once it has exited, a signal cuts the drain short."""
         if child.status is None:
+            self._stopped_by.add(signum)
             forward(child, signum)
         else:
             self._stop_drain.set()
@@ -267,7 +314,8 @@ class Wrapper:
                           ) -> list[tuple[StreamPipeline, _PipeReader]]:
         readers = []
         for name, fd, tee in (("stdout", child.stdout, 1), ("stderr", child.stderr, 2)):
-            pipeline = StreamPipeline(name, self.config, self._ids, self._deliver, self._tally)
+            pipeline = StreamPipeline(name, self.config, self._ids, self._deliver, self._tally,
+                                      self._reporter, self._log)
             self._pipelines.append(pipeline)
             reader = _PipeReader(pipeline, tee if self.config.tee else None, self._log)
             pipe = os.fdopen(fd, "rb", 0)

@@ -1,0 +1,142 @@
+"""logwrap's Sentry reporter: caught records and the child's end, to events sent by sentry-sdk.
+
+The record builders catch the packed entries of records that may carry a traceback (the C
+extension does it with no Python code per line), and ``caught`` reads them. A traceback costs
+nothing more until it is let through: the sample rate and the cap per minute are checked
+before its text is parsed. ``capture_event`` only queues: sentry-sdk's worker thread sends, so
+the child's pipes never wait for Sentry. At exit, ``close`` gives it what is left of the
+drain deadline and no more; what is not sent by then counts as dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from ..forward.eventtime import from_wire
+from .breadcrumbs import Recent, breadcrumbs
+from .budget import Budget, sampler
+from .event import Context, Exit, Traceback, crash_event, tags_of, traceback_event, traceback_of
+from .options import SentryOptions
+
+JUST_BEFORE = 50  # records: a traceback this recent when the child dies is the crash's exception
+
+
+@dataclass
+class EventCounts:
+    """What became of the events: captured (handed to sentry-sdk) = sent + dropped at exit."""
+
+    captured: int = 0
+    sent: int = 0
+    capped: int = 0  # over --sentry-max-events
+    sampled_out: int = 0
+
+    def summary(self) -> str:
+        dropped = self.captured - self.sent + self.capped
+        why = [f"{count} {reason}" for count, reason in ((self.captured - self.sent, "not delivered"),
+                                                         (self.capped, "over --sentry-max-events"))
+               if count and count != dropped]
+        details = f" ({', '.join(why)})" if why else ""
+        sampled = f", {self.sampled_out} sampled out" if self.sampled_out else ""
+        return f"sentry: {self.sent} events sent, {dropped} dropped{details}{sampled}"
+
+
+class Reporter:
+    def __init__(self, options: SentryOptions, name: str, context: Context, records: Callable[[], int],
+                 warn: Callable[[str], None]) -> None:
+        from .transport import CountingTransport, Outcomes  # sentry-sdk is imported only with a DSN
+
+        self.options = options
+        self.counts = EventCounts()
+        self._name = name
+        self._context = context
+        self._records = records
+        self._warn = warn
+        self._budget = Budget(options.max_events, time.monotonic())
+        self._sample = sampler(options.sample_rate, random.random)
+        self._last: tuple[int, dict[Any, Any], Traceback] | None = None  # (records then, record, traceback)
+        self._client = _client(options, CountingTransport)
+        self._outcomes = Outcomes(warn, _where(options.dsn))
+        self._client.transport.outcomes = self._outcomes
+        self._decode = msgspec.msgpack.Decoder().decode
+
+    def recent(self, stream: str) -> Recent | None:
+        """Where a stream keeps its last items for a crash's breadcrumbs (None: not needed)."""
+        wanted = self.options.crashes and self.options.breadcrumbs > 0
+        return Recent(stream, self.options.breadcrumbs) if wanted else None
+
+    def caught(self, entries: list[bytes]) -> None:
+        """Packed entries of records that may carry a traceback: report those that do."""
+        for entry in entries:
+            time_wire, record = self._decode(entry)
+            traceback = traceback_of(record)
+            if traceback is None:
+                continue
+            self._last = (self._records(), record, traceback)
+            if traceback.fault and self.options.crashes:
+                continue  # the crash event that follows carries it
+            if self.options.tracebacks and self._let_through():
+                values = traceback.values()
+                if values:
+                    self._capture(traceback_event(record, from_wire(time_wire), values, self._context,
+                                                  fault=traceback.fault))
+
+    def crashed(self, end: Exit, streams: Iterable[Recent]) -> None:
+        """The child ended: one ``fatal`` event if it died of a signal or exited non-zero."""
+        if not (self.options.crashes and end.crashed):
+            return
+        values: list[Any] = []
+        tags: dict[str, str] = {}
+        if self._last is not None and self._records() - self._last[0] <= JUST_BEFORE:
+            _, record, traceback = self._last
+            values, tags = traceback.values(), tags_of(record, self._context)
+        crumbs = breadcrumbs(streams, self.options.breadcrumbs)
+        self._capture(crash_event(self._name, end, values, crumbs, time.time_ns(), tags))
+
+    async def close(self, deadline: float) -> None:
+        """Let sentry-sdk send what is queued until the deadline (a loop time), then stop."""
+        loop = asyncio.get_running_loop()
+        if self.counts.captured:
+            timeout = max(deadline - loop.time(), 0)
+            await loop.run_in_executor(None, self._client.flush, timeout)
+        self.counts.sent = self._outcomes.sent
+        if self.counts.captured > self.counts.sent + self._outcomes.failed:
+            self._warn(f"{self.counts.captured - self.counts.sent - self._outcomes.failed} Sentry events "
+                       "were not sent within --drain-timeout")
+
+    def _let_through(self) -> bool:
+        if not self._sample():
+            self.counts.sampled_out += 1
+            return False
+        if not self._budget.take(time.monotonic()):
+            self.counts.capped += 1
+            return False
+        return True
+
+    def _capture(self, event: dict[str, Any]) -> None:
+        self.counts.captured += 1
+        if self._client.capture_event(event) is None:  # dropped by the client itself
+            self._outcomes.failure("client")
+
+
+def _client(options: SentryOptions, transport: type) -> Any:
+    import sentry_sdk
+
+    return sentry_sdk.Client(
+        dsn=options.dsn, transport=transport, release=options.release, environment=options.environment,
+        default_integrations=False, auto_enabling_integrations=False, send_client_reports=False,
+        sample_rate=1.0, server_name=os.uname().nodename)
+
+
+def _where(dsn: str | None) -> str:
+    from sentry_sdk.utils import Dsn
+
+    parsed = Dsn(dsn or "")
+    return f"{parsed.host}"
