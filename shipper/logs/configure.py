@@ -2,8 +2,8 @@
 
 Configuration comes from the arguments, else the environment: LOG_LEVEL (default INFO),
 LOG_SCHEMA (ecs or flat), SERVICE_NAME / SERVICE_VERSION / SERVICE_ENVIRONMENT,
-LOG_REDACT_KEYS (comma-separated; replaces the default list), SHIPPER_TO and SHIPPER_TAG.
-Calling it again replaces what the last call installed; ``reset_logging`` removes it.
+LOG_REDACT_KEYS (comma-separated; replaces the default list), SHIPPER_TO, SHIPPER_TAG and
+SENTRY_DSN. Calling it again replaces what the last call installed; ``reset_logging`` removes it.
 """
 
 from __future__ import annotations
@@ -11,27 +11,33 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, TextIO
 
 from ..errors import ConfigError
 from . import hooks
 from .formatter import JsonFormatter
-from .redact import DEFAULT_KEYS
+from .redact import DEFAULT_KEYS, Redactor
 from .schema import Service, check_schema
 from .stdout import LineHandler
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _installed: list[logging.Handler] = []
 _previous_level: list[int] = []
+_stop_sentry: list[Callable[[], None]] = []
 
 
 def setup_logging(level: str | int | None = None, schema: str | None = None, service: str | None = None,
                   stream: TextIO | None = None, to: str | None = None, *, service_version: str | None = None,
                   environment: str | None = None, redact_keys: Iterable[str] | None = None,
-                  tag: str | None = None) -> None:
-    """Make the root logger write one JSON object per line to stdout (or ``stream``)."""
+                  tag: str | None = None, sentry_dsn: str | None = None) -> None:
+    """Make the root logger write one JSON object per line to stdout (or ``stream``).
+
+    With ``sentry_dsn`` (else SENTRY_DSN), errors logged also go to Sentry (``shipper.logs.sentry``).
+    """
     formatter = make_formatter(schema, service, service_version, environment, redact_keys)
+    start_sentry = _sentry_starter(sentry_dsn or os.environ.get("SENTRY_DSN"))
     handlers: list[logging.Handler] = [LineHandler(stream)]
     handlers[0].setFormatter(formatter)
     to = to or os.environ.get("SHIPPER_TO")
@@ -49,6 +55,8 @@ def setup_logging(level: str | int | None = None, schema: str | None = None, ser
     for handler in handlers:
         root.addHandler(handler)
     _installed.extend(handlers)
+    if start_sentry is not None:  # before our excepthook, which then logs an uncaught exception: one event
+        _stop_sentry.append(start_sentry(formatter.service, formatter.redactor))
     logging.captureWarnings(True)
     hooks.install()
 
@@ -60,6 +68,8 @@ def reset_logging() -> None:
         root.removeHandler(handler)
         handler.close()
     _installed.clear()
+    while _stop_sentry:
+        _stop_sentry.pop()()
     if _previous_level:
         root.setLevel(_previous_level.pop())
         logging.captureWarnings(False)
@@ -104,6 +114,22 @@ def level_of(level: str | int) -> int:
     if name not in LEVELS:
         raise ConfigError(f"log level {level!r} (LOG_LEVEL or level=): use one of {', '.join(LEVELS)}")
     return logging.getLevelName(name)  # type: ignore[no-any-return]
+
+
+def _sentry_starter(dsn: str | None) -> Callable[[Service, Redactor], Callable[[], None]] | None:
+    """What starts sentry-sdk for ``dsn``, checked before anything is set up; None without a DSN.
+
+    sentry-sdk is an optional dependency: it is imported here, only when a DSN is set.
+    """
+    if not dsn:
+        return None
+    try:
+        from . import sentry
+    except ModuleNotFoundError as exc:
+        raise ConfigError("a Sentry DSN is set (SENTRY_DSN or sentry_dsn=) but sentry-sdk is not installed: "
+                          "pip install sentry-sdk") from exc
+    sentry.check_dsn(dsn)
+    return partial(sentry.start, dsn)
 
 
 def _warn_with(formatter: JsonFormatter):  # type: ignore[no-untyped-def]

@@ -41,7 +41,7 @@ class JsonFormatter(MsgspecFormatter):
         self.service = service if service is not None else Service.from_environment()
         self._schema = schema_for(schema, self.service)
         self.schema = schema
-        self._redactor = Redactor(redact_keys)
+        self.redactor = Redactor(redact_keys)  # also what the Sentry events are masked with
         self._timestamp = Timestamps()
 
     def format(self, record: logging.LogRecord) -> str:
@@ -87,7 +87,7 @@ class JsonFormatter(MsgspecFormatter):
             return _NO_FIELDS
         if record.stack_info:
             fields.setdefault("log.stack_trace", self.formatStack(record.stack_info))
-        return self._redactor.fields(fields)
+        return self.redactor.fields(fields)
 
     def _failed(self, record: logging.LogRecord, exc: Exception) -> dict[str, Any]:
         record.msg, record.args = f"{record.msg!r} % {record.args!r}", None

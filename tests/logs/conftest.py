@@ -27,7 +27,7 @@ class Captured:
 def logs(monkeypatch):
     """shipper's logging set up on a private stream, with a clean environment; undone after."""
     for name in ("LOG_LEVEL", "LOG_SCHEMA", "SERVICE_NAME", "SERVICE_VERSION", "SERVICE_ENVIRONMENT",
-                 "LOG_REDACT_KEYS", "SHIPPER_TO", "SHIPPER_TAG"):
+                 "LOG_REDACT_KEYS", "SHIPPER_TO", "SHIPPER_TAG", "SENTRY_DSN"):
         monkeypatch.delenv(name, raising=False)
     captured = Captured()
 

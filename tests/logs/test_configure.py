@@ -20,7 +20,7 @@ def run_app(code: str, env: dict | None = None, **kwargs) -> subprocess.Complete
 
 def _base_env() -> dict:
     import os
-    return {k: v for k, v in os.environ.items() if not k.startswith(("LOG_", "SERVICE_", "SHIPPER_"))}
+    return {k: v for k, v in os.environ.items() if not k.startswith(("LOG_", "SERVICE_", "SHIPPER_", "SENTRY_"))}
 
 
 def records(result: subprocess.CompletedProcess) -> list[dict]:
