@@ -89,13 +89,18 @@ class Reporter:
                                                   fault=traceback.fault))
 
     def crashed(self, end: Exit, streams: Iterable[Recent]) -> None:
-        """The child ended: one ``fatal`` event if it died of a signal or exited non-zero."""
+        """The child ended: one ``fatal`` event if it died of a signal or exited non-zero.
+
+        With ``--sentry-report crashes`` the app reports its own errors, so an exit right after
+        an uncaught traceback is left to it; a death by a signal never is."""
         if not (self.options.crashes and end.crashed):
             return
         values: list[Any] = []
         tags: dict[str, str] = {}
         if self._last is not None and self._records() - self._last[0] <= JUST_BEFORE:
             _, record, traceback = self._last
+            if self.options.report == "crashes" and end.signal is None and not traceback.fault:
+                return  # an uncaught exception ended it: the app's own SDK reports that one
             values, tags = traceback.values(), tags_of(record, self._context)
         crumbs = breadcrumbs(streams, self.options.breadcrumbs)
         self._capture(crash_event(self._name, end, values, crumbs, time.time_ns(), tags))
