@@ -221,3 +221,41 @@ def test_counting_metrics_sends_no_json_line_back_to_python(line, monkeypatch):
     monkeypatch.setattr(builder, "_encoded", lambda item, event_id: handed_back.append(item) or b"")
     builder.pack([line] * 100, 0, 1 << 20, 1 << 30, NOW)
     assert handed_back == []
+
+
+def caught(items, accelerated):
+    ids = IdSource()
+    ids.prefix = "test-"
+    builder = RecordBuilder("stdout", OPTIONS, ids, accelerated=accelerated, catch=True)
+    body, _ = builder.pack(items, 0, 1 << 20, 1 << 30, NOW)
+    return body, builder.caught
+
+
+error_keys = st.sampled_from(["error.stack_trace", "error", "stack_trace", "exception", "error.type", "errors", "x"])
+error_records = st.dictionaries(error_keys | keys, json_values, max_size=5)
+
+
+@needs_extension
+@settings(max_examples=300, deadline=None)
+@given(st.lists(error_records.map(lambda r: json.dumps(r).encode()) | damaged(), min_size=1, max_size=8))
+def test_both_paths_catch_the_same_entries_for_sentry_and_make_the_same_records(lines):
+    fast, python = caught(lines, True), caught(lines, False)
+    assert fast == python
+    assert fast[0] == both_paths(lines)[0][0]  # catching changes no record
+
+
+@needs_extension
+def test_catching_sends_no_json_line_back_to_python(monkeypatch):
+    builder = RecordBuilder("stdout", OPTIONS, IdSource(), catch=True)
+    handed_back = []
+    monkeypatch.setattr(builder, "_encoded", lambda item, event_id: handed_back.append(item) or b"")
+    builder.pack([b'{"message": "m", "error": {"stack_trace": "Traceback"}}'] * 100, 0, 1 << 20, 1 << 30, NOW)
+    assert handed_back == [] and len(builder.caught) == 100
+
+
+@pytest.mark.parametrize("accelerated", [True, False], ids=["c", "python"])
+def test_a_traceback_group_and_an_ecs_error_record_are_caught_and_a_plain_record_is_not(accelerated):
+    items = [b'{"message": "ok"}', Group([b"Traceback (most recent call last):", b"ValueError: x"], traceback=True),
+             b'{"error.stack_trace": "t"}', b"text"]
+    _, entries = caught(items, accelerated)
+    assert [decode_packed_entries(entry)[0][1]["event.id"] for entry in entries] == ["test-2", "test-3"]
