@@ -8,8 +8,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
+from typing import IO
 
 SHIPPER = [sys.executable, "-m", "shipper"]
+LOGWRAP = [sys.executable, "-m", "shipper.logwrap"]
 
 
 def json_lines(count: int) -> str:
@@ -47,3 +50,39 @@ class CountingReceiver:
         out, _ = self.proc.communicate(timeout=30)
         last = [line for line in out.splitlines() if line.startswith("events=")][-1]
         return int(last.split()[0].split("=")[1])
+
+
+def measured(command: list[str], **kwargs) -> tuple[float, float, int, int]:  # type: ignore[no-untyped-def]
+    """Run to completion: (wall seconds, CPU seconds, peak RSS KiB, exit status)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, **kwargs)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, proc.returncode
+
+
+def delivered_run(name: str, command_for, lines: int, env: dict[str, str] | None = None,  # type: ignore[no-untyped-def]
+                  records: int | None = None, summaries: list[str] | None = None) -> tuple[str, float, float]:
+    """Run ``command_for(receiver)`` to its end; every record (``records``, else ``lines``) must
+    have reached the receiver. Returns (name, wall seconds, CPU seconds); the last line of its
+    stderr (logwrap's summary) is added to ``summaries`` if given."""
+    expected = lines if records is None else records
+    receiver = CountingReceiver()
+    command, stdin = command_for(receiver)
+    with tempfile.TemporaryFile() as err:
+        wall, cpu, _, status = measured(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        received = receiver.stop()
+        if status != 0 or received != expected:
+            sys.exit(f"{name}: exit status {status}, receiver counted {received} of {expected}; "
+                     f"its stderr ended with:\n{tail(err)}")
+        if summaries is not None:
+            summaries.append(tail(err).strip().splitlines()[-1])
+    return name, wall, cpu
+
+
+def tail(err: IO[bytes]) -> str:
+    """The end of a stderr file (its summary line), without reading the rest into this process:
+    a big bench process makes every later child report its peak RSS (Linux keeps it across exec)."""
+    err.seek(max(err.seek(0, os.SEEK_END) - 4096, 0))
+    return err.read().decode("utf-8", "replace")

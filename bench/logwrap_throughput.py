@@ -28,47 +28,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-from typing import IO
 
-from common import CountingReceiver, json_lines
+from common import LOGWRAP, CountingReceiver, delivered_run, json_lines, measured, tail
 
 from shipper.wrap.records import ACCELERATED
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LOGWRAP = [sys.executable, "-m", "shipper.logwrap"]
 BUFFER_MIB = 64
 ROUNDS = 3  # of metrics off and on, alternating
-
-
-def measured(command: list[str], **kwargs) -> tuple[float, float, int, int]:  # type: ignore[no-untyped-def]
-    """Run to completion: (wall seconds, CPU seconds, peak RSS KiB, exit status)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, **kwargs)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, proc.returncode
-
-
-def delivered_run(name: str, command_for, lines: int, env: dict[str, str] | None = None  # type: ignore[no-untyped-def]
-                  ) -> tuple[str, float, float]:
-    receiver = CountingReceiver()
-    command, stdin = command_for(receiver)
-    with tempfile.TemporaryFile() as err:
-        wall, cpu, _, status = measured(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        received = receiver.stop()
-        if status != 0 or received != lines:
-            sys.exit(f"{name}: exit status {status}, receiver counted {received} of {lines}; "
-                     f"its stderr ended with:\n{tail(err)}")
-    return name, wall, cpu
-
-
-def tail(err: IO[bytes]) -> str:
-    """The end of a stderr file (its summary line), without reading the rest into this process:
-    a big bench process makes every later child report its peak RSS (Linux keeps it across exec)."""
-    err.seek(max(err.seek(0, os.SEEK_END) - 4096, 0))
-    return err.read().decode("utf-8", "replace")
 
 
 def fluent_bit_command(path: str):  # type: ignore[no-untyped-def]

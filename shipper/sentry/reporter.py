@@ -1,6 +1,7 @@
 """logwrap's Sentry reporter: caught records and the child's end, to events sent by sentry-sdk.
 
-The record builders catch the packed entries of records that may carry a traceback (the C
+sentry-sdk is imported, and its client made, at the first event: a run with no error pays
+nothing for it. The record builders catch the packed entries of records that may carry a traceback (the C
 extension does it with no Python code per line), and ``caught`` reads them. A traceback costs
 nothing more until it is let through: the sample rate and the cap per minute are checked
 before its text is parsed. ``capture_event`` only queues: sentry-sdk's worker thread sends, so
@@ -13,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -51,8 +54,6 @@ class EventCounts:
 class Reporter:
     def __init__(self, options: SentryOptions, name: str, context: Context, records: Callable[[], int],
                  warn: Callable[[str], None]) -> None:
-        from .transport import CountingTransport, Outcomes  # sentry-sdk is imported only with a DSN
-
         self.options = options
         self.counts = EventCounts()
         self._name = name
@@ -62,9 +63,13 @@ class Reporter:
         self._budget = Budget(options.max_events, time.monotonic())
         self._sample = sampler(options.sample_rate, random.random)
         self._last: tuple[int, dict[Any, Any], Traceback] | None = None  # (records then, record, traceback)
-        self._client = _client(options, CountingTransport)
-        self._outcomes = Outcomes(warn, _where(options.dsn))
-        self._client.transport.outcomes = self._outcomes
+        # Made by a thread at the first event: a run with none never imports sentry-sdk, and its
+        # import (0.1-0.2 s) never holds up the child's pipes. Events wait in _pending until then.
+        self._client: Any = None
+        self._outcomes: Any = None
+        self._pending: list[dict[str, Any]] = []
+        self._maker: threading.Thread | None = None
+        self._lock = threading.Lock()
         self._decode = msgspec.msgpack.Decoder().decode
 
     def recent(self, stream: str) -> Recent | None:
@@ -107,10 +112,15 @@ class Reporter:
 
     async def close(self, deadline: float) -> None:
         """Let sentry-sdk send what is queued until the deadline (a loop time), then stop."""
+        if self._maker is None:
+            return
         loop = asyncio.get_running_loop()
-        if self.counts.captured:
-            timeout = max(deadline - loop.time(), 0)
-            await loop.run_in_executor(None, self._client.flush, timeout)
+        await loop.run_in_executor(None, self._maker.join, max(deadline - loop.time(), 0))
+        if self._client is None:
+            self._warn(f"{self.counts.captured} Sentry events were not sent: sentry-sdk was not ready "
+                       "within --drain-timeout")
+            return
+        await loop.run_in_executor(None, self._client.flush, max(deadline - loop.time(), 0))
         self.counts.sent = self._outcomes.sent
         if self.counts.captured > self.counts.sent + self._outcomes.failed:
             self._warn(f"{self.counts.captured - self.counts.sent - self._outcomes.failed} Sentry events "
@@ -127,21 +137,42 @@ class Reporter:
 
     def _capture(self, event: dict[str, Any]) -> None:
         self.counts.captured += 1
+        with self._lock:
+            if self._client is None:
+                self._pending.append(event)
+                if self._maker is None:
+                    self._maker = threading.Thread(target=self._make_client, daemon=True)
+                    self._maker.start()
+                return
+        self._send(event)
+
+    def _make_client(self) -> None:
+        try:
+            client, outcomes = _client(self.options, self._warn)
+        except Exception as exc:  # the events then count as dropped; the logs go on
+            self._warn(f"cannot set up sentry-sdk ({exc!r}); no event will be sent")
+            return
+        with self._lock:
+            self._client, self._outcomes = client, outcomes
+            pending, self._pending = self._pending, []
+        for event in pending:
+            self._send(event)
+
+    def _send(self, event: dict[str, Any]) -> None:
         if self._client.capture_event(event) is None:  # dropped by the client itself
             self._outcomes.failure("client")
 
 
-def _client(options: SentryOptions, transport: type) -> Any:
+def _client(options: SentryOptions, warn: Callable[[str], None]) -> tuple[Any, Any]:
+    """sentry-sdk's client with the counting transport, and what the transport counts into."""
     import sentry_sdk
 
-    return sentry_sdk.Client(
-        dsn=options.dsn, transport=transport, release=options.release, environment=options.environment,
-        default_integrations=False, auto_enabling_integrations=False, send_client_reports=False,
-        sample_rate=1.0, server_name=os.uname().nodename)
+    from .transport import CountingTransport, Outcomes
 
-
-def _where(dsn: str | None) -> str:
-    from sentry_sdk.utils import Dsn
-
-    parsed = Dsn(dsn or "")
-    return f"{parsed.host}"
+    client = sentry_sdk.Client(
+        dsn=options.dsn, transport=CountingTransport, release=options.release,
+        environment=options.environment, default_integrations=False, auto_enabling_integrations=False,
+        send_client_reports=False, sample_rate=1.0, server_name=os.uname().nodename)
+    outcomes = Outcomes(warn, str(urlsplit(options.dsn or "").hostname))
+    client.transport.outcomes = outcomes  # type: ignore[union-attr]  # a CountingTransport, made by the client
+    return client, outcomes
