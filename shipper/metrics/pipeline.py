@@ -78,3 +78,14 @@ def record_families(tally: RecordTally) -> list[Family]:
                "metrics.series_overflow", ("metric",),
                {(name,): n for name, n in sorted(named.overflow.items())}),
     ]
+
+
+def sentry_families(outcomes: dict[str, int], pending: int) -> list[Family]:
+    """What became of the Sentry events logwrap made (``--sentry-dsn``)."""
+    return [
+        Family("sentry_events", "counter", "Sentry events by outcome: sent, failed (unreachable, refused, "
+               "rate limited), over_cap (--sentry-max-events), sampled_out.", "sentry.events", ("outcome",),
+               {(outcome,): n for outcome, n in outcomes.items()}),
+        gauge("sentry_events_pending", "Sentry events queued in sentry-sdk, not yet sent or failed.",
+              "sentry.events_pending", pending),
+    ]

@@ -126,6 +126,13 @@ class Reporter:
             self._warn(f"{self.counts.captured - self.counts.sent - self._outcomes.failed} Sentry events "
                        "were not sent within --drain-timeout")
 
+    def outcomes(self) -> tuple[dict[str, int], int]:
+        """The events by outcome so far, and how many are still on their way (for the metrics)."""
+        sent, failed = (0, 0) if self._outcomes is None else (self._outcomes.sent, self._outcomes.failed)
+        counts = {"sent": sent, "failed": failed, "over_cap": self.counts.capped,
+                  "sampled_out": self.counts.sampled_out}
+        return counts, max(self.counts.captured - sent - failed, 0)
+
     def _let_through(self) -> bool:
         if not self._sample():
             self.counts.sampled_out += 1

@@ -31,7 +31,7 @@ from ..forward.sinks import JsonLinesSink
 from ..metrics.exporter import Exporter
 from ..metrics.model import Family
 from ..metrics.options import MetricsOptions
-from ..metrics.pipeline import PipelineReading, pipeline_families, record_families
+from ..metrics.pipeline import PipelineReading, pipeline_families, record_families, sentry_families
 from ..metrics.statsd import safe
 from ..metrics.tally import RecordTally
 from ..metrics.timing import Timing
@@ -422,7 +422,11 @@ class Wrapper:
 
     def _families(self) -> list[Family]:
         families = pipeline_families(self._reading())
-        return families if self._tally is None else families + record_families(self._tally)
+        if self._tally is not None:
+            families += record_families(self._tally)
+        if self._reporter is not None:
+            families += sentry_families(*self._reporter.outcomes())
+        return families
 
     def _reading(self) -> PipelineReading:
         """The pipeline's state, read at once: records = shipped + dropped + spilled + buffered."""
