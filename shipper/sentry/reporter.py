@@ -42,13 +42,12 @@ class EventCounts:
     sampled_out: int = 0
 
     def summary(self) -> str:
-        dropped = self.captured - self.sent + self.capped
-        why = [f"{count} {reason}" for count, reason in ((self.captured - self.sent, "not delivered"),
-                                                         (self.capped, "over --sentry-max-events"))
-               if count and count != dropped]
+        undelivered = self.captured - self.sent
+        why = [f"{count} {reason}" for count, reason in ((undelivered, "not delivered"),
+                                                         (self.capped, "over --sentry-max-events")) if count]
         details = f" ({', '.join(why)})" if why else ""
         sampled = f", {self.sampled_out} sampled out" if self.sampled_out else ""
-        return f"sentry: {self.sent} events sent, {dropped} dropped{details}{sampled}"
+        return f"sentry: {self.sent} events sent, {undelivered + self.capped} dropped{details}{sampled}"
 
 
 class Reporter:
