@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any, TextIO
 
 from ..errors import ConfigError
+from ..sentry.options import check_dsn
 from . import hooks
 from .formatter import JsonFormatter
 from .redact import DEFAULT_KEYS, Redactor
@@ -128,7 +129,7 @@ def _sentry_starter(dsn: str | None) -> Callable[[Service, Redactor], Callable[[
     except ModuleNotFoundError as exc:
         raise ConfigError("a Sentry DSN is set (SENTRY_DSN or sentry_dsn=) but sentry-sdk is not installed: "
                           "pip install sentry-sdk") from exc
-    sentry.check_dsn(dsn)
+    check_dsn(dsn, "SENTRY_DSN (or sentry_dsn=)")  # before anything is set up: sentry-sdk would fail half-way
     return partial(sentry.start, dsn)
 
 

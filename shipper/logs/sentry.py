@@ -14,23 +14,14 @@ from typing import Any
 import sentry_sdk
 from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.types import Event, Hint
-from sentry_sdk.utils import BadDsn, Dsn, iter_event_frames
+from sentry_sdk.utils import iter_event_frames
 
-from ..errors import ConfigError
 from . import context
 from .redact import Redactor
 from .schema import Service
 
 # The parts of an event that hold fields, as the JSON line's extra and context fields are.
 FIELD_PARTS = ("tags", "extra", "contexts", "user", "request")
-
-
-def check_dsn(dsn: str) -> None:
-    """Refuse a malformed DSN before anything is set up (sentry-sdk would raise half-way through init)."""
-    try:
-        Dsn(dsn)
-    except BadDsn as exc:
-        raise ConfigError(f"Sentry DSN {dsn!r} (SENTRY_DSN or sentry_dsn=): {exc}") from exc
 
 
 def start(dsn: str, service: Service, redactor: Redactor) -> Callable[[], None]:

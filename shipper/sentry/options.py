@@ -31,8 +31,8 @@ class SentryOptions:
         return self.dsn is not None and self.report in ("crashes", "all")
 
 
-def check_dsn(dsn: str) -> str:
-    """The DSN if it has the shape sentry-sdk reads (its ``Dsn``); else a ConfigError showing it.
+def check_dsn(dsn: str, source: str = "--sentry-dsn") -> str:
+    """The DSN if it has the shape sentry-sdk reads (its ``Dsn``); else a ConfigError naming ``source``.
 
     Checked here, not by sentry-sdk: importing it costs logwrap 0.1-0.2 s and 16 MiB, which only
     a run that has an event to send should pay.
@@ -42,7 +42,7 @@ def check_dsn(dsn: str) -> str:
     except ValueError as exc:  # a port that is not a number
         problem = str(exc)
     if problem:
-        raise ConfigError(f"--sentry-dsn {dsn!r} is not a Sentry DSN ({problem}): "
+        raise ConfigError(f"{source} {dsn!r} is not a Sentry DSN ({problem}): "
                           "copy it from the project's settings, https://KEY@HOST/PROJECT_ID")
     return dsn
 

@@ -74,7 +74,7 @@ def test_the_event_s_own_fields_are_never_masked():
 
 
 def test_a_malformed_dsn_is_a_configuration_error(logs):
-    with pytest.raises(ConfigError, match="Sentry DSN 'sentry.example.com/1'.*Unsupported scheme"):
+    with pytest.raises(ConfigError, match=r"SENTRY_DSN \(or sentry_dsn=\) 'sentry.example.com/1' is not a Sentry DSN \(the scheme must be http or https"):
         logs(sentry_dsn="sentry.example.com/1")
 
 
