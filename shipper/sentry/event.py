@@ -16,7 +16,7 @@ import re
 import signal
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -61,10 +61,11 @@ class Traceback:
 
 @dataclass(frozen=True)
 class Context:
-    """What logwrap knows of every record: the fields that become tags."""
+    """What logwrap knows of every record: the fields that become tags, and the tags of a crash."""
 
     tag_fields: tuple[str, ...] = ("stream", "event.id")  # logwrap's own fields and labels
     id_key: str = "event.id"
+    crash_tags: Mapping[str, str] = field(default_factory=dict)  # the labels, service.name
 
 
 @dataclass(frozen=True)

@@ -100,12 +100,13 @@ class Reporter:
         if not (self.options.crashes and end.crashed):
             return
         values: list[Any] = []
-        tags: dict[str, str] = {}
+        tags = dict(self._context.crash_tags)
         if self._last is not None and self._records() - self._last[0] <= JUST_BEFORE:
             _, record, traceback = self._last
             if self.options.report == "crashes" and end.signal is None and not traceback.fault:
                 return  # an uncaught exception ended it: the app's own SDK reports that one
-            values, tags = traceback.values(), tags_of(record, self._context)
+            values = traceback.values()
+            tags.update(tags_of(record, self._context))
         crumbs = breadcrumbs(streams, self.options.breadcrumbs)
         self._capture(crash_event(self._name, end, values, crumbs, time.time_ns(), tags))
 

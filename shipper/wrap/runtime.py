@@ -275,7 +275,9 @@ class Wrapper:
         if options.dsn is None:
             return None
         records = self.config.records
-        context = Context(tag_fields=("stream", *records.labels, records.id_key), id_key=records.id_key)
+        service = {"service.name": os.environ["SERVICE_NAME"]} if os.environ.get("SERVICE_NAME") else {}
+        context = Context(tag_fields=("stream", *records.labels, records.id_key), id_key=records.id_key,
+                          crash_tags={**service, **records.labels})
         return Reporter(options, self.config.base_tag, context,
                         lambda: sum(pipeline.records for pipeline in self._pipelines), self._log)
 

@@ -149,3 +149,4 @@ def test_a_crash_carries_the_traceback_printed_before_it_and_groups_by_it():
 
 def test_only_a_signal_or_a_non_zero_status_is_a_crash():
     assert [Exit(0).crashed, Exit(1).crashed, Exit(137, 9).crashed] == [False, True, True]
+
