@@ -30,6 +30,7 @@ from .event import Context, Exit, Traceback, crash_event, tags_of, traceback_eve
 from .options import SentryOptions
 
 JUST_BEFORE = 50  # records: a traceback this recent when the child dies is the crash's exception
+FAULT_GRACE = 2.0  # seconds a fatal error's dump waits for the child's death before it is sent alone
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Reporter:
         self._budget = Budget(options.max_events, time.monotonic())
         self._sample = sampler(options.sample_rate, random.random)
         self._last: tuple[int, dict[Any, Any], Traceback] | None = None  # (records then, record, traceback)
+        self._fault: tuple[float, dict[Any, Any], Traceback, Any] | None = None  # a dump awaiting the crash
         # Made by a thread at the first event: a run with none never imports sentry-sdk, and its
         # import (0.1-0.2 s) never holds up the child's pipes. Events wait in _pending until then.
         self._client: Any = None
@@ -85,12 +87,21 @@ class Reporter:
                 continue
             self._last = (self._records(), record, traceback)
             if traceback.fault and self.options.crashes:
-                continue  # the crash event that follows carries it
-            if self.options.tracebacks and self._let_through():
-                values = traceback.values()
-                if values:
-                    self._capture(traceback_event(record, from_wire(time_wire), values, self._context,
-                                                  fault=traceback.fault))
+                self._fault = (time.monotonic(), record, traceback, time_wire)  # see tick()
+            elif self.options.tracebacks and self._let_through():
+                self._report(record, traceback, time_wire)
+
+    def tick(self, now: float) -> None:
+        """A fatal error's dump waits ``FAULT_GRACE`` for the child to die, so that its crash event
+        carries it. If the child lives on, the dump was a worker's (gunicorn restarts those): it
+        is sent as an event of its own, within the cap."""
+        if self._fault is not None and now - self._fault[0] >= FAULT_GRACE:
+            _, record, traceback, time_wire = self._fault
+            self._fault = None
+            if self._budget.take(now):
+                self._report(record, traceback, time_wire)
+            else:
+                self.counts.capped += 1
 
     def crashed(self, end: Exit, streams: Iterable[Recent]) -> None:
         """The child ended: one ``fatal`` event if it died of a signal or exited non-zero.
@@ -107,6 +118,7 @@ class Reporter:
                 return  # an uncaught exception ended it: the app's own SDK reports that one
             values = traceback.values()
             tags.update(tags_of(record, self._context))
+        self._fault = None  # if one is pending, it is _last: this event carries it
         crumbs = breadcrumbs(streams, self.options.breadcrumbs)
         self._capture(crash_event(self._name, end, values, crumbs, time.time_ns(), tags))
 
@@ -132,6 +144,12 @@ class Reporter:
         counts = {"sent": sent, "failed": failed, "over_cap": self.counts.capped,
                   "sampled_out": self.counts.sampled_out}
         return counts, max(self.counts.captured - sent - failed, 0)
+
+    def _report(self, record: dict[Any, Any], traceback: Traceback, time_wire: Any) -> None:
+        values = traceback.values()
+        if values:
+            time_ns = from_wire(time_wire)
+            self._capture(traceback_event(record, time_ns, values, self._context, fault=traceback.fault))
 
     def _let_through(self) -> bool:
         if not self._sample():

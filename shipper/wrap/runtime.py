@@ -335,6 +335,11 @@ class Wrapper:
                     pipeline.tick(now)
                 except Exception as exc:  # keep ticking: timed flushes must not stop for good
                     self._log(f"internal error flushing the child's {pipeline.name}: {exc!r}")
+            if self._reporter is not None:
+                try:
+                    self._reporter.tick(now)
+                except Exception as exc:
+                    self._log(f"internal error reporting to Sentry: {exc!r}")
 
     async def _wait_pipes(self, readers: list[tuple[StreamPipeline, _PipeReader]], deadline: float) -> None:
         """After the child exits, read until its pipes close; a grandchild may hold them open."""
