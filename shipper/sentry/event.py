@@ -113,7 +113,7 @@ def traceback_event(record: dict[Any, Any], time_ns: int, values: list[Value], c
     if isinstance(logger, str) and logger:
         event["logger"] = logger
     message = first(record, MESSAGE_FIELDS)
-    if isinstance(message, str) and message and values and message != _exception_line(values[-1]):
+    if isinstance(message, str) and message and values and not _restates_error(message, record, values[-1]):
         event["logentry"] = {"message": message}
     trace = _trace_context(record, event["event_id"])
     if trace:
@@ -167,6 +167,14 @@ def tags_of(record: dict[Any, Any], context: Context) -> dict[str, str]:
 
 def _exception_line(value: Value) -> str:
     return f"{value['type']}: {value['value']}" if value.get("value") else value["type"]
+
+
+def _restates_error(message: str, record: dict[Any, Any], value: Value) -> bool:
+    """Whether the message only says the exception line again: logwrap's own message for a traceback
+    ("TYPE: MESSAGE" from the record's error fields, where a group's str() adds " (2 sub-exceptions)")."""
+    error_type, error_message = _text(first(record, _ERROR_TYPE)), _text(first(record, _ERROR_MESSAGE))
+    made = f"{error_type}: {error_message}" if error_message else error_type
+    return message in (_exception_line(value), made)
 
 
 def _trace_context(record: dict[Any, Any], event_id: str) -> dict[str, str]:

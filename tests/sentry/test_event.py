@@ -150,3 +150,28 @@ def test_a_crash_carries_the_traceback_printed_before_it_and_groups_by_it():
 def test_only_a_signal_or_a_non_zero_status_is_a_crash():
     assert [Exit(0).crashed, Exit(1).crashed, Exit(137, 9).crashed] == [False, True, True]
 
+
+GROUP = """\
+  + Exception Group Traceback (most recent call last):
+  |   File "/srv/app.py", line 5, in <module>
+  |     validate()
+  | ExceptionGroup: order is invalid (2 sub-exceptions)
+  +-+---------------- 1 ----------------
+    | ValueError: no items
+    +---------------- 2 ----------------
+    | TypeError: price is not a number
+    +------------------------------------"""
+
+
+def grouped(message: str):
+    """A record as logwrap makes of the group it printed, with ``message``."""
+    return {"message": message, "error.type": "ExceptionGroup",
+            "error.message": "order is invalid (2 sub-exceptions)", "error.stack_trace": GROUP}
+
+
+def test_the_message_logwrap_made_of_an_exception_groups_last_line_is_no_logentry():
+    assert "logentry" not in event_for(grouped("ExceptionGroup: order is invalid (2 sub-exceptions)"))
+
+
+def test_a_message_of_the_apps_own_is_the_logentry():
+    assert event_for(grouped("validation failed"))["logentry"] == {"message": "validation failed"}

@@ -144,6 +144,7 @@ def test_an_uncaught_exception_group_is_one_event_with_its_sub_exceptions_before
     assert [(value["type"], value["value"]) for value in (second, first, group)] == [
         ("TypeError", "price is not a number"), ("ValueError", "no items"), ("ExceptionGroup", "order is invalid")]
     assert (group["mechanism"]["exception_id"], group["mechanism"]["is_exception_group"]) == (0, True)
+    assert "logentry" not in data  # the record's message is only the group's last line
     assert [(value["mechanism"]["exception_id"], value["mechanism"]["parent_id"], value["mechanism"]["source"])
             for value in (second, first)] == [(2, 0, "exceptions[1]"), (1, 0, "exceptions[0]")]
     app = tmp_path / "app.py"
