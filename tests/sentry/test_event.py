@@ -175,3 +175,9 @@ def test_the_message_logwrap_made_of_an_exception_groups_last_line_is_no_logentr
 
 def test_a_message_of_the_apps_own_is_the_logentry():
     assert event_for(grouped("validation failed"))["logentry"] == {"message": "validation failed"}
+
+
+def test_the_nested_ecs_error_and_log_objects_are_not_repeated_in_extra():
+    record = {"error": {"type": "ValueError", "stack_trace": TRACEBACK}, "log": {"level": "error", "logger": "x"},
+              "process": {"pid": 7}}
+    assert event_for(record)["extra"] == {"process": {"pid": 7}}

@@ -311,13 +311,21 @@ def test_sentry_report_tracebacks_sends_no_crash_event(sentry_project: Project, 
     assert [(data["level"], data["exception"]["values"][-1]["type"]) for data in run.events] == [("error", "RuntimeError")]
 
 
-def test_sentry_report_crashes_sends_no_traceback_event(sentry_project: Project, forward_receiver: ForwardReceiver,
-                                                        tmp_path: Path) -> None:
+def test_sentry_report_crashes_leaves_the_exit_after_an_uncaught_exception_to_the_apps_sdk(
+        sentry_project: Project, forward_receiver: ForwardReceiver, tmp_path: Path) -> None:
     run = wrap(sentry_project, forward_receiver, tmp_path, children.UNCAUGHT, "--sentry-report", "crashes")
 
+    assert run.events == []
+    assert run.stderr.strip().splitlines()[-1].endswith("; sentry: 0 events sent, 0 dropped")
+
+
+def test_sentry_report_crashes_sends_a_death_by_a_signal_with_its_dump(
+        sentry_project: Project, forward_receiver: ForwardReceiver, tmp_path: Path) -> None:
+    run = wrap(sentry_project, forward_receiver, tmp_path, children.SEGFAULT, "--sentry-report", "crashes")
+
     [crash] = run.events
-    assert (crash["level"], crash["logentry"]["message"]) == ("fatal", f"{NAME} exited with status 1")
-    assert crash["exception"]["values"][-1]["type"] == "RuntimeError"  # the traceback, as the crash's exception
+    assert (crash["level"], crash["logentry"]["message"]) == ("fatal", f"{NAME} was killed by SIGSEGV")
+    assert crash["exception"]["values"][-1]["type"] == "SIGSEGV"
 
 
 # The logs.

@@ -178,7 +178,7 @@ def test_the_summary_line_counts_every_event_as_dropped(broken_sentry: Fault, fo
                                                         tmp_path: Path) -> None:
     run = run_child(broken_sentry.dsn, forward_receiver, tmp_path)
 
-    assert run.summary().endswith(f"; sentry: 0 events sent, {EVENTS} dropped")
+    assert run.summary().endswith(f"; sentry: 0 events sent, {EVENTS} dropped ({EVENTS} not delivered)")
     assert f"{RECORDS} shipped, 0 dropped, 0 spilled to stderr" in run.summary()
 
 
