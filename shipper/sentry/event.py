@@ -36,6 +36,7 @@ _SENTRY_LEVELS = {"debug": "debug", "info": "info", "warning": "warning", "error
                   "critical": "fatal"}
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _SPAN_ID = re.compile(r"[0-9a-f]{16}")
+_TAG_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,32}")  # what Sentry accepts as a tag's key
 _LOG_PARTS = frozenset({"level", "logger"})  # a nested "log" with only these says nothing new
 _NAMESPACE = uuid.UUID("5d0b6c4e-8f62-4a43-9a8e-0b6a3f3c6e21")  # logwrap's: event ids from record ids
 _LEFT_OUT = frozenset({*STACK_TRACE_FIELDS, *_ERROR_TYPE, *_ERROR_MESSAGE, *_LOGGER, *MESSAGE_FIELDS, *_LEVEL,
@@ -108,7 +109,7 @@ def traceback_event(record: dict[Any, Any], time_ns: int, values: list[Value], c
         "exception": {"values": values},
         "fingerprint": fingerprint(values),
         "tags": tags,
-        "extra": _extra(record, tags),
+        "contexts": {"record": _other_fields(record, tags)},
     }
     logger = first(record, _LOGGER)
     if isinstance(logger, str) and logger:
@@ -118,7 +119,7 @@ def traceback_event(record: dict[Any, Any], time_ns: int, values: list[Value], c
         event["logentry"] = {"message": message}
     trace = _trace_context(record, event["event_id"])
     if trace:
-        event["contexts"] = {"trace": trace}
+        event["contexts"]["trace"] = trace
     return event
 
 
@@ -163,13 +164,14 @@ def tags_of(record: dict[Any, Any], context: Context) -> dict[str, str]:
     service = record.get("service")
     if "service.name" not in tags and isinstance(service, str) and service:  # the flat schema's
         tags["service.name"] = service
-    return tags
+    return {key: value for key, value in tags.items() if _TAG_KEY.fullmatch(key)}
 
 
-def _extra(record: dict[Any, Any], tags: Mapping[str, str]) -> dict[Any, Any]:
-    """The record's other fields. What the event holds elsewhere is left out: the ECS ``error``
-    object (it is the exception, its stack trace the biggest field), the tags, the message,
-    the level and logger, however they were written."""
+def _other_fields(record: dict[Any, Any], tags: Mapping[str, str]) -> dict[Any, Any]:
+    """The record's other fields, as the event's ``record`` context (``extra`` would keep only
+    10 of them: sentry-sdk trims it as a databag). What the event holds elsewhere is left out:
+    the ECS ``error`` object (it is the exception, its stack trace the biggest field), the
+    tags, the message, the level and logger, however they were written."""
     return {key: value for key, value in record.items()
             if key not in _LEFT_OUT and key not in tags and not (key == "error" and isinstance(value, dict))
             and not (key == "log" and isinstance(value, dict) and set(value) <= _LOG_PARTS)}
@@ -224,4 +226,5 @@ def _scalar(value: Any) -> bool:
 
 
 def _tag(value: Any) -> str:
-    return str(value)[:200]  # Sentry's limit for a tag value
+    """A tag value as Sentry takes one: one line, at most 200 characters."""
+    return " ".join(str(value).split())[:200]

@@ -54,7 +54,8 @@ def _problem(parts: SplitResult) -> str | None:
         return "it names no host"
     if not parts.username:
         return "it has no public key before the @"
-    if not parts.path.rsplit("/", 1)[-1].isdigit():
+    project = parts.path.rsplit("/", 1)[-1]
+    if not (project.isascii() and project.isdigit()):
         return "it does not end with a numeric project id"
     parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
     return None

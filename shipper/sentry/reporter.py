@@ -1,21 +1,17 @@
-"""logwrap's Sentry reporter: caught records and the child's end, to events sent by sentry-sdk.
+"""logwrap's Sentry reporter: caught records and the child's end, to events (client.py sends them).
 
-sentry-sdk is imported, and its client made, at the first event: a run with no error pays
-nothing for it. The record builders catch the packed entries of records that may carry a traceback (the C
+The record builders catch the packed entries of records that may carry a traceback (the C
 extension does it with no Python code per line), and ``caught`` reads them. A traceback costs
 nothing more until it is let through: the sample rate and the cap per minute are checked
-before its text is parsed. ``capture_event`` only queues: sentry-sdk's worker thread sends, so
-the child's pipes never wait for Sentry. At exit, ``close`` gives it what is left of the
-drain deadline and no more; what is not sent by then counts as dropped.
+before its text is parsed. Sending never blocks the child's pipes (``LazyClient``), and at
+exit ``close`` gives it what is left of the drain deadline and no more; what is not sent by
+then counts as dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,6 +23,7 @@ import msgspec
 from ..forward.eventtime import from_wire
 from .breadcrumbs import Recent, breadcrumbs
 from .budget import Budget, sampler
+from .client import LazyClient
 from .event import Context, Exit, Traceback, crash_event, tags_of, traceback_event, traceback_of
 from .options import SentryOptions
 
@@ -52,26 +49,32 @@ class EventCounts:
         return f"sentry: {self.sent} events sent, {undelivered + self.capped} dropped{details}{sampled}"
 
 
+@dataclass(eq=False)  # one caught record is itself, not any equal copy
+class _Caught:
+    """A record that carries a traceback or a fatal error's dump."""
+
+    record: dict[Any, Any]
+    traceback: Traceback
+    time_wire: Any
+    seen_at: float  # monotonic
+    records_then: int  # the child's records so far, this one included
+
+
 class Reporter:
     def __init__(self, options: SentryOptions, name: str, context: Context, records: Callable[[], int],
                  warn: Callable[[str], None]) -> None:
         self.options = options
         self.counts = EventCounts()
+        self.stopping = False  # a stop signal was forwarded: the KeyboardInterrupt that follows is no error
         self._name = name
         self._context = context
         self._records = records
         self._warn = warn
         self._budget = Budget(options.max_events, time.monotonic())
         self._sample = sampler(options.sample_rate, random.random)
-        self._last: tuple[int, dict[Any, Any], Traceback] | None = None  # (records then, record, traceback)
-        self._fault: tuple[float, dict[Any, Any], Traceback, Any] | None = None  # a dump awaiting the crash
-        # Made by a thread at the first event: a run with none never imports sentry-sdk, and its
-        # import (0.1-0.2 s) never holds up the child's pipes. Events wait in _pending until then.
-        self._client: Any = None
-        self._outcomes: Any = None
-        self._pending: list[dict[str, Any]] = []
-        self._maker: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._last: _Caught | None = None
+        self._faults: list[_Caught] = []  # dumps awaiting the child's death (see tick)
+        self._client = LazyClient(options, warn, urlsplit(options.dsn or "").hostname or "")
         self._decode = msgspec.msgpack.Decoder().decode
 
     def recent(self, stream: str) -> Recent | None:
@@ -84,73 +87,80 @@ class Reporter:
         for entry in entries:
             time_wire, record = self._decode(entry)
             traceback = traceback_of(record)
-            if traceback is None:
+            if traceback is None or (self.stopping and traceback.error_type.endswith("KeyboardInterrupt")):
                 continue
-            self._last = (self._records(), record, traceback)
+            caught = self._last = _Caught(record, traceback, time_wire, time.monotonic(), self._records())
             if traceback.fault and self.options.crashes:
-                self._fault = (time.monotonic(), record, traceback, time_wire)  # see tick()
+                self._faults.append(caught)
             elif self.options.tracebacks and self._let_through():
-                self._report(record, traceback, time_wire)
+                self._report(caught)
 
     def tick(self, now: float) -> None:
         """A fatal error's dump waits ``FAULT_GRACE`` for the child to die, so that its crash event
         carries it. If the child lives on, the dump was a worker's (gunicorn restarts those): it
         is sent as an event of its own, within the cap."""
-        if self._fault is not None and now - self._fault[0] >= FAULT_GRACE:
-            _, record, traceback, time_wire = self._fault
-            self._fault = None
-            if self._budget.take(now):
-                self._report(record, traceback, time_wire)
-            else:
-                self.counts.capped += 1
+        while self._faults and now - self._faults[0].seen_at >= FAULT_GRACE:
+            self._report_within_cap(self._faults.pop(0), now)
 
-    def crashed(self, end: Exit, streams: Iterable[Recent]) -> None:
-        """The child ended: one ``fatal`` event if it died of a signal or exited non-zero.
+    def ended(self, end: Exit, stopped: bool, streams: Iterable[Recent]) -> None:
+        """The child ended: one ``fatal`` event if it crashed, then the dumps no crash carries.
 
-        With ``--sentry-report crashes`` the app reports its own errors, so an exit right after
-        an uncaught traceback is left to it; a death by a signal never is."""
-        if not (self.options.crashes and end.crashed):
-            return
-        values: list[Any] = []
-        tags = dict(self._context.crash_tags)
-        if self._last is not None and self._records() - self._last[0] <= JUST_BEFORE:
-            _, record, traceback = self._last
-            if self.options.report == "crashes" and end.signal is None and not traceback.fault:
-                return  # an uncaught exception ended it: the app's own SDK reports that one
-            values = traceback.values()
-            tags.update(tags_of(record, self._context))
-        self._fault = None  # if one is pending, it is _last: this event carries it
-        crumbs = breadcrumbs(streams, self.options.breadcrumbs)
-        self._capture(crash_event(self._name, end, values, crumbs, time.time_ns(), tags))
+        Not a crash: an exit with status 0, or an end after a stop signal was forwarded to it
+        (``stopped``) unless a fatal error's dump came just before. With ``--sentry-report
+        crashes`` the app reports its own errors, so an exit right after an uncaught traceback
+        is left to it; a death by a signal never is."""
+        last = self._just_before()
+        fault = last is not None and last.traceback.fault
+        if self.options.crashes and end.crashed and (fault or not stopped):
+            uncaught = last is not None and not fault and end.signal is None
+            if not (uncaught and self.options.report == "crashes"):
+                self._report_crash(end, last, streams)
+        for dump in self._faults:
+            self._report_within_cap(dump, time.monotonic())
+        self._faults.clear()
 
-    async def close(self, deadline: float) -> None:
-        """Let sentry-sdk send what is queued until the deadline (a loop time), then stop."""
-        if self._maker is None:
-            return
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._maker.join, max(deadline - loop.time(), 0))
-        if self._client is None:
-            self._warn(f"{self.counts.captured} Sentry events were not sent: sentry-sdk was not ready "
-                       "within --drain-timeout")
-            return
-        await loop.run_in_executor(None, self._client.flush, max(deadline - loop.time(), 0))
-        self.counts.sent = self._outcomes.sent
-        if self.counts.captured > self.counts.sent + self._outcomes.failed:
-            self._warn(f"{self.counts.captured - self.counts.sent - self._outcomes.failed} Sentry events "
-                       "were not sent within --drain-timeout")
+    async def close(self, deadline: float, stop: asyncio.Event) -> None:
+        """Let sentry-sdk send what it holds until the deadline (a loop time), or until ``stop``."""
+        await self._client.close(deadline, stop)
+        self.counts.sent = self._client.outcomes.sent
+        unsent = self.counts.captured - self.counts.sent - self._client.outcomes.failed
+        if unsent > 0:
+            self._warn(f"{unsent} Sentry events were not sent within --drain-timeout")
 
     def outcomes(self) -> tuple[dict[str, int], int]:
         """The events by outcome so far, and how many are still on their way (for the metrics)."""
-        sent, failed = (0, 0) if self._outcomes is None else (self._outcomes.sent, self._outcomes.failed)
+        sent, failed = self._client.outcomes.sent, self._client.outcomes.failed
         counts = {"sent": sent, "failed": failed, "over_cap": self.counts.capped,
                   "sampled_out": self.counts.sampled_out}
         return counts, max(self.counts.captured - sent - failed, 0)
 
-    def _report(self, record: dict[Any, Any], traceback: Traceback, time_wire: Any) -> None:
-        values = traceback.values()
+    def _just_before(self) -> _Caught | None:
+        """The last traceback or dump, if no more than JUST_BEFORE records came after it."""
+        last = self._last
+        return last if last is not None and self._records() - last.records_then <= JUST_BEFORE else None
+
+    def _report_crash(self, end: Exit, last: _Caught | None, streams: Iterable[Recent]) -> None:
+        values: list[Any] = []
+        tags = dict(self._context.crash_tags)
+        if last is not None:
+            values = last.traceback.values()
+            tags.update(tags_of(last.record, self._context))
+            if last in self._faults:
+                self._faults.remove(last)  # this event carries it
+        crumbs = breadcrumbs(streams, self.options.breadcrumbs)
+        self._capture(crash_event(self._name, end, values, crumbs, time.time_ns(), tags))
+
+    def _report_within_cap(self, caught: _Caught, now: float) -> None:
+        if self._budget.take(now):
+            self._report(caught)
+        else:
+            self.counts.capped += 1
+
+    def _report(self, caught: _Caught) -> None:
+        values = caught.traceback.values()
         if values:
-            time_ns = from_wire(time_wire)
-            self._capture(traceback_event(record, time_ns, values, self._context, fault=traceback.fault))
+            self._capture(traceback_event(caught.record, from_wire(caught.time_wire), values, self._context,
+                                          fault=caught.traceback.fault))
 
     def _let_through(self) -> bool:
         if not self._sample():
@@ -163,49 +173,4 @@ class Reporter:
 
     def _capture(self, event: dict[str, Any]) -> None:
         self.counts.captured += 1
-        with self._lock:
-            if self._client is None:
-                self._pending.append(event)
-                if self._maker is None:
-                    self._maker = threading.Thread(target=self._make_client, daemon=True)
-                    self._maker.start()
-                return
-        self._send(event)
-
-    def _make_client(self) -> None:
-        try:
-            client, outcomes = _client(self.options, self._warn)
-        except Exception as exc:  # the events then count as dropped; the logs go on
-            self._warn(f"cannot set up sentry-sdk ({exc!r}); no event will be sent")
-            return
-        with self._lock:
-            self._client, self._outcomes = client, outcomes
-            pending, self._pending = self._pending, []
-        for event in pending:
-            self._send(event)
-
-    def _send(self, event: dict[str, Any]) -> None:
-        if self._client.capture_event(event) is None:  # dropped by the client itself
-            self._outcomes.failure("client")
-
-
-def _client(options: SentryOptions, warn: Callable[[str], None]) -> tuple[Any, Any]:
-    """sentry-sdk's client with the counting transport, and what the transport counts into.
-
-    sentry-sdk's client imports its spotlight module, which imports Django when it is installed
-    (as in a Django app's virtualenv) to offer a middleware: 200 modules, 0.17 s of CPU. logwrap
-    is no Django app, so a None in sys.modules makes that import fail as if Django were absent,
-    which sentry-sdk expects.
-    """
-    sys.modules.setdefault("django", None)  # type: ignore[arg-type]
-    import sentry_sdk
-
-    from .transport import CountingTransport, Outcomes
-
-    client = sentry_sdk.Client(
-        dsn=options.dsn, transport=CountingTransport, release=options.release,
-        environment=options.environment, default_integrations=False, auto_enabling_integrations=False,
-        send_client_reports=False, sample_rate=1.0, server_name=os.uname().nodename)
-    outcomes = Outcomes(warn, str(urlsplit(options.dsn or "").hostname))
-    client.transport.outcomes = outcomes  # type: ignore[union-attr]  # a CountingTransport, made by the client
-    return client, outcomes
+        self._client.capture(event)

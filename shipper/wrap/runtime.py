@@ -44,6 +44,7 @@ from .records import IdSource, RecordBuilder, RecordOptions
 from .supervisor import FORWARDED, Child, child_environment, forward, reap, spawn
 
 TICK = 0.05  # seconds between checks of batch and multiline deadlines
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})  # forwarded: the child was stopped
 MIN_LINE_BYTES = 64
 
 
@@ -235,7 +236,7 @@ class Wrapper:
         prefix = "logwrap." + ".".join(map(safe, config.base_tag.split(".")))
         self._exporter = Exporter(metrics, "logwrap", prefix, self._families, self._unhealthy, log)
         self._reporter: Reporter | None = None
-        self._stopped_by: set[int] = set()  # signals forwarded to the child: its death by one is no crash
+        self._stopped_by: set[int] = set()  # STOP_SIGNALS forwarded to the child: its end is then no crash
 
     async def run(self) -> int:
         await self._exporter.start()  # a taken metrics port stops logwrap before the child starts
@@ -261,8 +262,8 @@ class Wrapper:
         if self._reporter is None:
             await self._deliver_rest(deadline)
         else:
-            self._report_crash(child)
-            await asyncio.gather(self._deliver_rest(deadline), self._reporter.close(deadline))
+            self._report_end(child)
+            await asyncio.gather(self._deliver_rest(deadline), self._close_reporter(deadline))
         self.totals.lines = sum(pipeline.lines for pipeline in self._pipelines)
         self.totals.records = sum(pipeline.records for pipeline in self._pipelines)
         self.totals.dropped = self._dropped()
@@ -281,13 +282,22 @@ class Wrapper:
         return Reporter(options, self.config.base_tag, context,
                         lambda: sum(pipeline.records for pipeline in self._pipelines), self._log)
 
-    def _report_crash(self, child: Child) -> None:
-        """A fatal Sentry event if the child died, unless of a signal forwarded to stop it."""
+    def _report_end(self, child: Child) -> None:
+        """The child's end to Sentry: a crash event, unless it died of being stopped."""
         assert self._reporter is not None and child.status is not None
-        stopped = child.signal in self._stopped_by or child.status - 128 in self._stopped_by
-        if not stopped:
-            recent = [pipeline.recent for pipeline in self._pipelines if pipeline.recent is not None]
-            self._reporter.crashed(Exit(child.status, child.signal), recent)
+        stopped = bool(self._stopped_by)
+        recent = [pipeline.recent for pipeline in self._pipelines if pipeline.recent is not None]
+        try:
+            self._reporter.ended(Exit(child.status, child.signal), stopped, recent)
+        except Exception as exc:  # Sentry must never cost the records their drain
+            self._log(f"internal error reporting the child's end to Sentry: {exc!r}")
+
+    async def _close_reporter(self, deadline: float) -> None:
+        assert self._reporter is not None
+        try:
+            await self._reporter.close(deadline, self._stop_drain)
+        except Exception as exc:
+            self._log(f"internal error closing the Sentry client: {exc!r}")
 
     def _start_child(self, loop: asyncio.AbstractEventLoop, exited: asyncio.Event) -> Child:
         holder: list[Child] = []
@@ -307,7 +317,10 @@ class Wrapper:
     def _on_signal(self, child: Child, signum: int) -> None:
         """To the child while it runs; once it has exited, a signal cuts the drain short."""
         if child.status is None:
-            self._stopped_by.add(signum)
+            if signum in STOP_SIGNALS:
+                self._stopped_by.add(signum)
+                if self._reporter is not None:
+                    self._reporter.stopping = True
             forward(child, signum)
         else:
             self._stop_drain.set()

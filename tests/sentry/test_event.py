@@ -112,21 +112,21 @@ def test_the_flat_schemas_service_is_the_service_name_tag():
     assert tags_of({"service": "shop"}, CONTEXT) == {"service.name": "shop"}
 
 
-def test_other_fields_are_extra_and_tags_are_not_repeated_there():
+def test_other_fields_are_the_record_context_and_tags_are_not_repeated_there():
     record = {"error.stack_trace": TRACEBACK, "stream": "stdout", "order.id": 12, "message": "failed"}
-    assert event_for(record)["extra"] == {"order.id": 12}
+    assert event_for(record)["contexts"]["record"] == {"order.id": 12}
 
 
 def test_a_w3c_trace_id_becomes_the_trace_context():
     record = {"error.stack_trace": TRACEBACK, "trace": {"id": "4bf92f3577b34da6a3ce929d0e0e4736"},
               "span.id": "00f067aa0ba902b7"}
-    assert event_for(record)["contexts"] == {"trace": {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
-                                                       "span_id": "00f067aa0ba902b7"}}
+    assert event_for(record)["contexts"]["trace"] == {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                                                      "span_id": "00f067aa0ba902b7"}
 
 
 def test_a_trace_id_sentry_cannot_read_is_only_a_tag():
     event = event_for({"error.stack_trace": TRACEBACK, "trace.id": "not-hex"})
-    assert "contexts" not in event and event["tags"]["trace.id"] == "not-hex"
+    assert "trace" not in event["contexts"] and event["tags"]["trace.id"] == "not-hex"
 
 
 @pytest.mark.parametrize(("end", "message", "tag"), [
@@ -177,7 +177,17 @@ def test_a_message_of_the_apps_own_is_the_logentry():
     assert event_for(grouped("validation failed"))["logentry"] == {"message": "validation failed"}
 
 
-def test_the_nested_ecs_error_and_log_objects_are_not_repeated_in_extra():
+def test_the_nested_ecs_error_and_log_objects_are_not_repeated_in_the_record_context():
     record = {"error": {"type": "ValueError", "stack_trace": TRACEBACK}, "log": {"level": "error", "logger": "x"},
               "process": {"pid": 7}}
-    assert event_for(record)["extra"] == {"process": {"pid": 7}}
+    assert event_for(record)["contexts"]["record"] == {"process": {"pid": 7}}
+
+
+def test_a_records_many_fields_all_reach_the_record_context():
+    record = {"error.stack_trace": TRACEBACK, **{f"field.{n}": n for n in range(15)}}
+    assert len(event_for(record)["contexts"]["record"]) == 15
+
+
+def test_a_multiline_tag_value_becomes_one_line_and_a_key_sentry_refuses_is_no_tag():
+    record = {"labels": {"note": "two\nlines", "a key with spaces": "x"}}
+    assert tags_of(record, CONTEXT) == {"labels.note": "two lines"}

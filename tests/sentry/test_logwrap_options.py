@@ -79,3 +79,18 @@ def test_a_crash_is_sent_whatever_the_sample_rate(forward_receiver, sentry_proje
     assert summary(done).endswith("; sentry: 1 events sent, 0 dropped")
     [event] = sentry_project.wait_for_events(1)
     assert sentry_project.event(event["event_id"])["data"]["logentry"]["message"] == f"{os.path.basename(sys.executable)} exited with status 3"
+
+
+def test_with_no_release_configured_none_is_guessed_from_the_git_checkout_logwrap_runs_in(
+        forward_receiver, sentry_project: Project, tmp_path):
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"],
+                   cwd=tmp_path, check=True)
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("SERVICE_VERSION", "SENTRY_RELEASE", "SERVICE_ENVIRONMENT", "SENTRY_ENVIRONMENT")}
+    done = run_logwrap(forward_receiver.url, "--sentry-dsn", sentry_project.dsn, command=tracebacks(1),
+                       cwd=tmp_path, env=env)
+    assert summary(done).endswith("; sentry: 1 events sent, 0 dropped")
+    [event] = sentry_project.wait_for_events(1)
+    data = sentry_project.event(event["event_id"])["data"]
+    assert (data.get("release"), data["environment"]) == (None, "production")

@@ -253,7 +253,7 @@ def test_catching_sends_no_json_line_back_to_python(monkeypatch):
     assert handed_back == [] and len(builder.caught) == 100
 
 
-@pytest.mark.parametrize("accelerated", [True, False], ids=["c", "python"])
+@pytest.mark.parametrize("accelerated", [pytest.param(True, marks=needs_extension), False], ids=["c", "python"])
 def test_a_traceback_group_and_an_ecs_error_record_are_caught_and_a_plain_record_is_not(accelerated):
     items = [b'{"message": "ok"}', Group([b"Traceback (most recent call last):", b"ValueError: x"], traceback=True),
              b'{"error.stack_trace": "t"}', b"text"]
