@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DroppedError
 from ..forward.address import Address
@@ -37,11 +37,13 @@ from ..metrics.tally import RecordTally
 from ..metrics.timing import Timing
 from ..sentry.event import Context, Exit
 from ..sentry.options import SentryOptions
-from ..sentry.reporter import Reporter
 from .framing import DEFAULT_MAX_LINE_BYTES, LineFramer
 from .multiline import Grouper
 from .records import IdSource, RecordBuilder, RecordOptions
 from .supervisor import FORWARDED, Child, child_environment, forward, reap, spawn
+
+if TYPE_CHECKING:
+    from ..sentry.reporter import Reporter
 
 TICK = 0.05  # seconds between checks of batch and multiline deadlines
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})  # forwarded: the child was stopped
@@ -275,6 +277,7 @@ class Wrapper:
         options = self.config.sentry
         if options.dsn is None:
             return None
+        from ..sentry.reporter import Reporter  # 0.6 MiB of modules a run without Sentry does not load
         records = self.config.records
         service = {"service.name": os.environ["SERVICE_NAME"]} if os.environ.get("SERVICE_NAME") else {}
         context = Context(tag_fields=("stream", *records.labels, records.id_key), id_key=records.id_key,
