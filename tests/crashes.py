@@ -32,7 +32,11 @@ SEGFAULT_TWO_THREADS = """\
     import time
 
 
+    polling = threading.Event()
+
+
     def poll():
+        polling.set()
         while True:
             time.sleep(0.01)
 
@@ -42,7 +46,7 @@ SEGFAULT_TWO_THREADS = """\
 
 
     threading.Thread(target=poll, daemon=True).start()
-    time.sleep(0.05)
+    polling.wait()
     crash()
     """
 
@@ -63,7 +67,8 @@ def _no_core_file() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-# SEGFAULT_TWO_THREADS as /tmp/web/app.py, under Python 3.10.13.
+# A script like SEGFAULT_TWO_THREADS (its first form, which slept where it now waits), as /tmp/web/app.py,
+# under Python 3.10.13.
 PY310_TWO_THREADS = """\
 Fatal Python error: Segmentation fault
 
