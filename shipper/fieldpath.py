@@ -28,6 +28,18 @@ def find(record: dict[Any, Any], name: str) -> Any:
     return value
 
 
+def pop(record: dict[Any, Any], name: str) -> Any:
+    """Take the field ``name`` out of ``record`` (as ``find`` reads it) and return its value, or
+    ``MISSING``. A nested field leaves its parents in place, even when they are left empty."""
+    value = record.pop(name, MISSING)
+    if value is MISSING and "." in name:
+        *parents, last = name.split(".")
+        parent = walk(record, tuple(parents))
+        if type(parent) is dict:
+            value = parent.pop(last, MISSING)
+    return value
+
+
 def first(record: dict[Any, Any], names: tuple[str, ...]) -> Any:
     """The value of the first of ``names`` the record has, or ``MISSING``."""
     for name in names:
