@@ -1,0 +1,64 @@
+"""Which filters the C pass does on JSON lines, as the entries ``_fastpack.pack`` reads (sans-I/O).
+
+The C pass sees a line's top-level keys once, in order, so it can only do filters whose order
+cannot matter: ``--drop``/``--keep`` on a field, ``--remove`` and ``--rename``, when no field
+that a rename or a removal touches is named by another filter. Anything else (redaction, a
+chain where one step feeds another) leaves JSON lines to Python, which does every filter.
+
+A dotted name is matched as a top-level key; a line whose top-level key is the parent of a
+named field (``log`` for ``log.level``) goes to Python, which reads nested fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .filters import Grep, Remove, Rename, Step
+
+PREFIX, REMOVE, RENAME, DROP_EXACT, KEEP_EXACT, DROP_SEARCH, KEEP_SEARCH = range(7)
+MAX_ENTRIES = 32  # _fastpack's MAX_FILTERS
+
+Entry = tuple[int, bytes, Any]
+
+
+def fast_filters(steps: Sequence[Step]) -> tuple[Entry, ...] | None:
+    """The C pass's entries for ``steps``, or None when Python must do them."""
+    entries: list[Entry] = []
+    moved: list[str] = []  # fields a rename or a removal touches
+    named: list[str] = []  # fields every filter names
+    for step in steps:
+        if isinstance(step, Grep):
+            condition = step.condition
+            search = condition.pattern is not None
+            kind = ((KEEP_SEARCH if search else KEEP_EXACT) if step.keep
+                    else (DROP_SEARCH if search else DROP_EXACT))
+            arg = condition.pattern.search if condition.pattern is not None else str(condition.value).encode()
+            entries.append((kind, condition.field.encode(), arg))
+            named.append(condition.field)
+        elif isinstance(step, Rename):
+            entries.append((RENAME, step.old.encode(), step.new.encode()))
+            moved += [step.old, step.new]
+            named += [step.old, step.new]
+        elif isinstance(step, Remove):
+            entries.append((REMOVE, step.field.encode(), None))
+            moved.append(step.field)
+            named.append(step.field)
+        else:
+            return None
+    for field in moved:
+        if sum(overlap(field, other) for other in named) > 1:
+            return None
+    parents = sorted({parent for field in named for parent in _parents(field)})
+    entries = [(PREFIX, parent.encode(), None) for parent in parents] + entries
+    return tuple(entries) if len(entries) <= MAX_ENTRIES else None
+
+
+def overlap(a: str, b: str) -> bool:
+    """Whether two field names can reach the same value: equal, or one nested in the other."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def _parents(field: str) -> list[str]:
+    parts = field.split(".")
+    return [".".join(parts[:n]) for n in range(1, len(parts))]
