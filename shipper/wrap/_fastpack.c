@@ -780,6 +780,88 @@ static int parse_tally(PyObject *arg, Tally *t) {
     return 0;
 }
 
+/* ---- Filters: the part of shipper.processing.filters the C pass does ----
+ *
+ * Python compiles the filters into (kind, key, arg) entries, and only when their order cannot
+ * matter (shipper.processing.fastpass): a top-level key is removed, renamed in place, or its
+ * string value matched exactly (arg: the bytes) or by a regex (arg: the pattern's search). A
+ * key that names a nested field's parent (PREFIX), a matched field that is not a string, and
+ * a renamed key that collides with another go to Python, which decides. */
+#define MAX_FILTERS 32
+enum { F_PREFIX, F_REMOVE, F_RENAME, F_DROP_EXACT, F_KEEP_EXACT, F_DROP_SEARCH, F_KEEP_SEARCH };
+
+typedef struct {
+    int count;
+    int kind[MAX_FILTERS];
+    const char *key[MAX_FILTERS];
+    Py_ssize_t key_size[MAX_FILTERS];
+    const char *text[MAX_FILTERS]; /* the exact value, or the new name */
+    Py_ssize_t text_size[MAX_FILTERS];
+    PyObject *search[MAX_FILTERS]; /* borrowed from the call's arguments */
+} Filters;
+
+static int parse_filters(PyObject *arg, Filters *f) {
+    f->count = 0;
+    if (arg == Py_None)
+        return 0;
+    if (!PyTuple_Check(arg) || PyTuple_GET_SIZE(arg) > MAX_FILTERS) {
+        PyErr_Format(PyExc_ValueError, "filters must be a tuple of at most %d entries", MAX_FILTERS);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(arg); i++) {
+        PyObject *entry = PyTuple_GET_ITEM(arg, i), *key, *value;
+        int kind;
+        if (!PyTuple_Check(entry) || !PyArg_ParseTuple(entry, "iSO", &kind, &key, &value))
+            return PyErr_Occurred() ? -1 : (PyErr_SetString(PyExc_TypeError, "a filter is (kind, key, arg)"), -1);
+        int search = kind == F_DROP_SEARCH || kind == F_KEEP_SEARCH;
+        int text = kind == F_RENAME || kind == F_DROP_EXACT || kind == F_KEEP_EXACT;
+        if (kind < F_PREFIX || kind > F_KEEP_SEARCH || (search && !PyCallable_Check(value)) ||
+            (text && !PyBytes_Check(value))) {
+            PyErr_Format(PyExc_TypeError, "filter %zd: bad kind or argument", i);
+            return -1;
+        }
+        f->kind[i] = kind;
+        f->key[i] = PyBytes_AS_STRING(key);
+        f->key_size[i] = PyBytes_GET_SIZE(key);
+        f->text[i] = text ? PyBytes_AS_STRING(value) : NULL;
+        f->text_size[i] = text ? PyBytes_GET_SIZE(value) : 0;
+        f->search[i] = search ? value : NULL;
+        f->count++;
+    }
+    return 0;
+}
+
+/* Whether the str value at out->data + at (up to out->len) matches filter i: 1, 0, or -1 with
+ * a Python error set. */
+static int value_matches(const Filters *f, int i, const Out *out, Py_ssize_t at) {
+    Py_ssize_t size;
+    const char *text = str_text(out, at, &size);
+    if (f->search[i] == NULL)
+        return size == f->text_size[i] && memcmp(text, f->text[i], size) == 0;
+    PyObject *value = PyUnicode_DecodeUTF8(text, size, NULL);
+    if (value == NULL)
+        return -1;
+    PyObject *found = PyObject_CallOneArg(f->search[i], value);
+    Py_DECREF(value);
+    if (found == NULL)
+        return -1;
+    int truth = PyObject_IsTrue(found);
+    Py_DECREF(found);
+    return truth;
+}
+
+/* Whether filters keep a record, given which of them matched. */
+static int kept(const Filters *f, uint32_t matched) {
+    for (int i = 0; i < f->count; i++) {
+        int hit = (matched >> i) & 1;
+        if ((f->kind[i] == F_DROP_EXACT || f->kind[i] == F_DROP_SEARCH) && hit)
+            return 0;
+        if ((f->kind[i] == F_KEEP_EXACT || f->kind[i] == F_KEEP_SEARCH) && !hit)
+            return 0;
+    }
+    return 1;
+}
+
 /* What one call needs to know of logwrap's records. */
 typedef struct {
     const char *fields; /* logwrap's fields as msgpack key/value pairs, the id key last */
@@ -793,6 +875,9 @@ typedef struct {
     PyObject *slow;
     Tally *tally; /* NULL: no metrics */
     PyObject *caught; /* list, or NULL: where entries of records that may carry a traceback go */
+    Filters filters;
+    long long quota;  /* records that may still be written; -1: no --throttle */
+    Py_ssize_t filtered, throttled;
 } Context;
 
 /* One of shipper.sentry.event.CAUGHT_KEYS: a record with such a top-level key may report an
@@ -867,6 +952,36 @@ static int event_time(const char *s, Py_ssize_t size, char wire[8]) {
     return 1;
 }
 
+/* Apply the filters to the top-level key just written at out->data + key_at: NOT_MINE for a
+ * nested field's parent, a removed key flagged, a renamed key rewritten in place, and the
+ * filters that match on its value flagged in *greps. */
+static Status filter_key(const Filters *f, Out *out, Py_ssize_t key_at, int *removed, uint32_t *greps) {
+    Py_ssize_t size;
+    const char *key = str_text(out, key_at, &size);
+    for (int i = 0; i < f->count; i++) {
+        if (f->key_size[i] != size || memcmp(f->key[i], key, size) != 0)
+            continue;
+        switch (f->kind[i]) {
+        case F_PREFIX:
+            return NOT_MINE;
+        case F_REMOVE:
+            *removed = 1;
+            break;
+        case F_RENAME: {
+            out->len = key_at;
+            Py_ssize_t at = open_header(out);
+            if (at < 0 || put(out, f->text[i], f->text_size[i]) < 0)
+                return FAILED;
+            close_header(out, at, (uint64_t)f->text_size[i], STR);
+            return OK; /* the other filters name other fields (fastpass checks it) */
+        }
+        default:
+            *greps |= (uint32_t)1 << i;
+        }
+    }
+    return OK;
+}
+
 /* One JSON line as a whole entry, or NOT_MINE (out is then left as it was). */
 static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *out) {
     Py_ssize_t start = out->len;
@@ -886,6 +1001,7 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
     Found found;
     found.mask = 0;
     int catch = 0;
+    uint32_t matched = 0; /* bit i: filter i's field matched */
     Status status = OK;
     in.p++;
     skip_space(&in);
@@ -897,14 +1013,20 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
         Py_ssize_t key_at = out->len;
         if (in.p >= in.end || *in.p != '"')
             goto not_mine;
-        if ((status = string(&in, out, &plain)) != OK || (status = new_key(&keys, out, key_at)) != OK)
+        if ((status = string(&in, out, &plain)) != OK)
             goto done;
+        int removed = 0;
+        uint32_t greps = 0; /* bit i: filter i matches on this key's value */
+        if (ctx->filters.count > 0 && (status = filter_key(&ctx->filters, out, key_at, &removed, &greps)) != OK)
+            goto done;
+        if (!removed && (status = new_key(&keys, out, key_at)) != OK)
+            goto done; /* a removed key is written over: it is not kept among the keys */
         Py_ssize_t key_size;
         const char *key = str_text(out, key_at, &key_size);
         if (key_in(key, key_size, ctx->reserved) >= 0)
             goto not_mine; /* the app sets a field logwrap sets: Python keeps the app's key in place */
-        int time_index = key_in(key, key_size, ctx->time_keys);
-        if (ctx->caught != NULL && !catch)
+        int time_index = removed ? -1 : key_in(key, key_size, ctx->time_keys);
+        if (ctx->caught != NULL && !catch && !removed)
             catch = caught_key(key, key_size);
         Py_ssize_t key_offset = key - out->data; /* writing the value may move out->data */
         skip_space(&in);
@@ -920,6 +1042,22 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
             status = value(&in, out, 1);
         if (status != OK)
             goto done;
+        if (greps != 0) {
+            if (!is_string)
+                goto not_mine; /* a number, boolean or null is matched by its JSON text: Python */
+            for (int i = 0; i < ctx->filters.count; i++) {
+                if (!((greps >> i) & 1))
+                    continue;
+                int hit = value_matches(&ctx->filters, i, out, value_at);
+                if (hit < 0)
+                    return FAILED;
+                matched |= (uint32_t)hit << i;
+            }
+        }
+        if (removed) {
+            out->len = key_at;
+            goto next;
+        }
         if (ctx->tally != NULL)
             watch_key(ctx->tally, &found, out->data + key_offset, key_size, value_at, out->len);
         if (time_index >= 0) {
@@ -928,6 +1066,7 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
             time_end[time_index] = out->len;
         }
         count++;
+    next:
         skip_space(&in);
         if (in.p < in.end && *in.p == ',') {
             in.p++;
@@ -943,6 +1082,14 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
     skip_space(&in);
     if (in.p != in.end)
         goto not_mine;
+    if (ctx->filters.count > 0 && !kept(&ctx->filters, matched)) {
+        ctx->filtered++;
+        goto left_out;
+    }
+    if (ctx->quota == 0) {
+        ctx->throttled++;
+        goto left_out;
+    }
     memcpy(out->data + start, "\x92\xd7\x00", 3);
     memcpy(out->data + start + 2 + 1, ctx->read_time, 8);
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ctx->time_keys); i++) {
@@ -974,6 +1121,8 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
     /* the map's body moves when its header shrinks: the id is written first, as above */
     close_header(out, map_at, count + (uint64_t)ctx->field_count, MAP);
     ctx->next_id++;
+    if (ctx->quota > 0)
+        ctx->quota--;
     if (catch) {
         PyObject *entry = PyBytes_FromStringAndSize(out->data + start, out->len - start);
         int failed = entry == NULL || PyList_Append(ctx->caught, entry) < 0;
@@ -981,6 +1130,10 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
         if (failed)
             return FAILED;
     }
+    return OK;
+left_out: /* filtered or throttled: the record takes its id, as in Python, and writes nothing */
+    out->len = start;
+    ctx->next_id++;
     return OK;
 not_mine:
     status = NOT_MINE;
@@ -994,18 +1147,28 @@ static Status slow_entry(PyObject *item, Context *ctx, Out *out) {
     PyObject *id = PyUnicode_FromFormat("%U%llu", ctx->id_prefix, ctx->next_id);
     if (id == NULL)
         return FAILED;
-    PyObject *entry = PyObject_CallFunctionObjArgs(ctx->slow, item, id, NULL);
+    PyObject *entry = PyObject_CallFunctionObjArgs(ctx->slow, item, id, ctx->quota == 0 ? Py_True : Py_False, NULL);
     Py_DECREF(id);
     if (entry == NULL)
         return FAILED;
+    ctx->next_id++;
+    if (entry == Py_None) { /* throttled */
+        Py_DECREF(entry);
+        ctx->throttled++;
+        return OK;
+    }
     if (!PyBytes_Check(entry)) {
         Py_DECREF(entry);
-        PyErr_SetString(PyExc_TypeError, "slow() must return bytes");
+        PyErr_SetString(PyExc_TypeError, "slow() must return bytes or None");
         return FAILED;
     }
-    int failed = put(out, PyBytes_AS_STRING(entry), PyBytes_GET_SIZE(entry)) < 0;
+    Py_ssize_t size = PyBytes_GET_SIZE(entry);
+    int failed = put(out, PyBytes_AS_STRING(entry), size) < 0;
     Py_DECREF(entry);
-    ctx->next_id++;
+    if (size == 0)
+        ctx->filtered++;
+    else if (ctx->quota > 0)
+        ctx->quota--;
     return failed ? FAILED : OK;
 }
 
@@ -1025,23 +1188,31 @@ static int tuple_of_bytes(PyObject *keys, const char *name, Py_ssize_t limit) {
 
 PyDoc_STRVAR(pack_doc,
     "pack(items, start, max_records, max_bytes, fields, field_count, reserved, time_keys,\n"
-    "     id_prefix, next_id, read_time, slow, tally=None, caught=None) -> (body, next_start, next_id)\n\n"
+    "     id_prefix, next_id, read_time, slow, tally=None, caught=None, filters=None, quota=-1)\n"
+    "    -> (body, next_start, next_id, filtered, throttled)\n\n"
     "Packed Forward entries for items[start:], stopping after max_records entries or once the\n"
     "body reaches max_bytes; with a tally, the metrics in the records taken are counted too,\n"
-    "and with a list caught, the entries of JSON records that may carry a traceback are appended.");
+    "with a list caught, the entries of JSON records that may carry a traceback are appended;\n"
+    "filters (see shipper.processing.fastpass) leave records out, and once quota records are\n"
+    "written the rest are throttled. slow(item, event_id, throttled) returns an entry, b'' for\n"
+    "a record filtered out, or None for one throttled.");
 
 static PyObject *pack_items(PyObject *items, Py_ssize_t start, Py_ssize_t max_records, Py_ssize_t max_bytes,
                             Context *context, const char *read_time, Py_ssize_t read_size);
 
 static PyObject *pack(PyObject *module, PyObject *args) {
-    PyObject *items, *tally_arg = Py_None, *caught_arg = Py_None;
+    PyObject *items, *tally_arg = Py_None, *caught_arg = Py_None, *filters_arg = Py_None;
     Py_ssize_t start, max_records, max_bytes, read_size;
     const char *read_time;
     Context ctx;
-    if (!PyArg_ParseTuple(args, "O!nnny#nO!O!UKy#O|OO:pack", &PyList_Type, &items, &start, &max_records,
+    ctx.quota = -1;
+    ctx.filtered = ctx.throttled = 0;
+    if (!PyArg_ParseTuple(args, "O!nnny#nO!O!UKy#O|OOOL:pack", &PyList_Type, &items, &start, &max_records,
                           &max_bytes, &ctx.fields, &ctx.fields_size, &ctx.field_count, &PyTuple_Type,
                           &ctx.reserved, &PyTuple_Type, &ctx.time_keys, &ctx.id_prefix, &ctx.next_id,
-                          &read_time, &read_size, &ctx.slow, &tally_arg, &caught_arg))
+                          &read_time, &read_size, &ctx.slow, &tally_arg, &caught_arg, &filters_arg, &ctx.quota))
+        return NULL;
+    if (parse_filters(filters_arg, &ctx.filters) < 0)
         return NULL;
     if (caught_arg != Py_None && !PyList_Check(caught_arg)) {
         PyErr_SetString(PyExc_TypeError, "caught must be a list or None");
@@ -1097,7 +1268,7 @@ static PyObject *pack_items(PyObject *items, Py_ssize_t start, Py_ssize_t max_re
     }
     if (_PyBytes_Resize(&out.bytes, out.len) < 0)
         return NULL;
-    return Py_BuildValue("NnK", out.bytes, index, ctx.next_id);
+    return Py_BuildValue("NnKnn", out.bytes, index, ctx.next_id, ctx.filtered, ctx.throttled);
 }
 
 PyDoc_STRVAR(tally_doc,

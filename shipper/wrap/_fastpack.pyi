@@ -15,11 +15,13 @@ def pack(
     id_prefix: str,
     next_id: int,
     read_time: bytes,
-    slow: Callable[[Any, str], bytes],
+    slow: Callable[[Any, str, bool], bytes | None],
     tally: object = None,
     caught: list[bytes] | None = None,
+    filters: tuple[tuple[int, bytes, Any], ...] | None = None,
+    quota: int = -1,
     /,
-) -> tuple[bytes, int, int]: ...
+) -> tuple[bytes, int, int, int, int]: ...
 def tally(
     watch: tuple[tuple[int, float, tuple[bytes, ...]], ...],
     tables: tuple[dict[bytes, int], ...],

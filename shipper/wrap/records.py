@@ -35,6 +35,7 @@ from msgspec.msgpack import Ext
 from ..forward.eventtime import MAX_NS, to_wire
 from ..forward.nesting import MAX_NESTING, deeper_than
 from ..metrics.tally import RecordTally
+from ..processing.options import Processing
 from ..sentry.event import CAUGHT_KEYS
 from ..sentry.stacktrace import fatal_error
 from ..sentry.stacktrace import final_exception as exception_of
@@ -62,6 +63,12 @@ class RecordOptions:
     id_key: str = "event.id"
     labels: Mapping[str, str] = field(default_factory=dict)
     message_key: str = "message"
+    processing: Processing | None = None  # --parse, the filters and --throttle
+
+    @property
+    def reserved(self) -> tuple[str, ...]:
+        """The fields logwrap sets on every record."""
+        return (*self.labels, "stream", self.id_key)
 
 
 def within_nesting(line: bytes, record: dict[Any, Any]) -> bool:
@@ -97,10 +104,22 @@ class RecordBuilder:
         self._encode = msgspec.msgpack.Encoder().encode
         self._time = TimeParser()
         self._read_wire: Ext = to_wire(0)  # type: ignore[assignment]
+        processing = options.processing
+        self._parse = processing.parser.parse if processing is not None and processing.parser else None
+        self._filter = None if processing is None else processing.filters
+        fast_filters = None if processing is None else processing.fast
+        # Records the next pack() may write, the rest being throttled (-1: no --throttle); pack()
+        # spends it. The records left out so far, by the filters and by the throttle:
+        self.quota = -1
+        self.filtered = 0
+        self.throttled = 0
         reserved = (*self._fields, options.id_key)
-        # Rare set-ups stay in Python: a time key logwrap sets itself, an id key that is also a label.
-        odd = set(options.time_keys) & set(reserved) or options.id_key in self._fields
+        # Rare set-ups stay in Python: a time key logwrap sets itself, an id key that is also a
+        # label, filters the C pass cannot do.
+        odd = set(options.time_keys) & set(reserved) or options.id_key in self._fields or (
+            self._filter is not None and fast_filters is None)
         self._fast = accelerated and ACCELERATED and not odd and len(options.time_keys) <= 16
+        self._fast_filters = fast_filters or None
         self._tally_arg = _fastpack.tally(*tally.args) if tally is not None and self._fast else None
         self._fast_args = (
             self._encode(self._fields)[_map_header_length(len(self._fields)):] + self._encode(options.id_key),
@@ -116,21 +135,27 @@ class RecordBuilder:
         read_time = _PAIR.pack(*divmod(now_ns, _NS))
         self._read_wire = Ext(0, read_time)
         if self._fast:
-            body, end, self._ids.next = _fastpack.pack(
+            body, end, self._ids.next, filtered, throttled = _fastpack.pack(
                 items, start, max_records, max_bytes, *self._fast_args, self._ids.prefix, self._ids.next,
-                read_time, self._encoded, self._tally_arg, self.caught)
-            return body, end
-        return self._pack_python(items, start, max_records, max_bytes)
+                read_time, self._encoded, self._tally_arg, self.caught, self._fast_filters, self.quota)
+        else:
+            body, end, filtered, throttled = self._pack_python(items, start, max_records, max_bytes)
+        self.filtered += filtered
+        self.throttled += throttled
+        if self.quota >= 0:
+            self.quota -= end - start - filtered - throttled
+        return body, end
 
     def _pack_python(self, items: list[Item], start: int, max_records: int, max_bytes: int
-                     ) -> tuple[bytes, int]:
+                     ) -> tuple[bytes, int, int, int]:
         """The pure-Python path. JSON objects, the bulk of a log, are built inline here: the same
         steps as ``_encoded`` (which the equivalence tests hold it to), without its calls."""
         body = bytearray()
         decode, encode, fields, id_key = self._decode, self._encode, self._fields, self._options.id_key
         time_of, prefix, number = self._time_of, self._ids.prefix, self._ids.next
         observe = None if self._tally is None else self._tally.observe
-        caught = self.caught
+        caught, keep, quota = self.caught, self._filter, self.quota
+        filtered = throttled = 0
         index, end = start, min(len(items), start + max_records)
         while index < end and (index == start or len(body) < max_bytes):
             item = items[index]
@@ -143,8 +168,13 @@ class RecordBuilder:
                     pass
                 if record is not None and not within_nesting(item, record):
                     record = None
+            entry: bytes | None
             if record is None:
-                body += self._encoded(item, event_id)
+                entry = self._encoded(item, event_id, quota == 0)
+            elif keep is not None and (record := keep(record)) is None:
+                entry = b""
+            elif quota == 0:
+                entry = None
             else:
                 if observe is not None:
                     observe(record)
@@ -155,17 +185,28 @@ class RecordBuilder:
                     entry = encode((time_of(record), record))
                 except OverflowError:  # an integer beyond 64 bits: as _encoded does, kept as text
                     entry, catch = self._entry(self._text(item), event_id), False  # type: ignore[arg-type]
-                body += entry
                 if catch:
                     caught.append(entry)  # type: ignore[union-attr]
+            if entry is None:
+                throttled += 1
+            elif not entry:
+                filtered += 1
+            else:
+                body += entry
+                quota -= quota > 0
             number += 1
             index += 1
         self._ids.next = number
-        return bytes(body), index
+        return bytes(body), index, filtered, throttled
 
-    def _encoded(self, item: Item, event_id: str) -> bytes:
-        """One item as a packed entry: the definition of a record, shared by both paths."""
+    def _encoded(self, item: Item, event_id: str, throttled: bool = False) -> bytes | None:
+        """One item as a packed entry, b"" when the filters leave it out, None when it is over
+        the throttle's quota: the definition of a record, shared by both paths."""
         record = self._record(item)
+        if self._filter is not None and (record := self._filter(record)) is None:  # type: ignore[assignment]
+            return b""
+        if throttled:
+            return None
         if self._tally is not None:
             self._tally.observe(record)  # what the app logged, before logwrap's fields, as in C
         catch = self.caught is not None and not CAUGHT_KEYS.isdisjoint(record)
@@ -180,8 +221,16 @@ class RecordBuilder:
     def _record(self, item: Item) -> dict[Any, Any]:
         if type(item) is bytes:
             record = self._json(item)
-            return self._text(item) if record is None else record
+            return self._line(item) if record is None else record
         return self._part(item) if isinstance(item, Part) else self._group(item)  # type: ignore[arg-type]
+
+    def _line(self, line: bytes) -> dict[Any, Any]:
+        """A line that is not a JSON object: what the first parser that matches makes of it."""
+        if self._parse is not None:
+            record = self._parse(line.decode("utf-8", "replace"))
+            if record is not None:
+                return record
+        return self._text(line)
 
     def _text(self, line: bytes) -> dict[Any, Any]:
         return {self._options.message_key: line.decode("utf-8", "replace")}

@@ -218,7 +218,7 @@ def test_tracebacks_and_text_are_counted_the_same_by_both_paths():
 def test_counting_metrics_sends_no_json_line_back_to_python(line, monkeypatch):
     builder = RecordBuilder("stdout", OPTIONS, IdSource(), tally=RecordTally())
     handed_back = []
-    monkeypatch.setattr(builder, "_encoded", lambda item, event_id: handed_back.append(item) or b"")
+    monkeypatch.setattr(builder, "_encoded", lambda item, *_: handed_back.append(item) or b"")
     builder.pack([line] * 100, 0, 1 << 20, 1 << 30, NOW)
     assert handed_back == []
 
@@ -248,7 +248,7 @@ def test_both_paths_catch_the_same_entries_for_sentry_and_make_the_same_records(
 def test_catching_sends_no_json_line_back_to_python(monkeypatch):
     builder = RecordBuilder("stdout", OPTIONS, IdSource(), catch=True)
     handed_back = []
-    monkeypatch.setattr(builder, "_encoded", lambda item, event_id: handed_back.append(item) or b"")
+    monkeypatch.setattr(builder, "_encoded", lambda item, *_: handed_back.append(item) or b"")
     builder.pack([b'{"message": "m", "error": {"stack_trace": "Traceback"}}'] * 100, 0, 1 << 20, 1 << 30, NOW)
     assert handed_back == [] and len(builder.caught) == 100
 
