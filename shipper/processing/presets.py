@@ -10,14 +10,13 @@ a message: a line is never half-parsed):
   ``"%{Referer}i" "%{User-agent}i"``), as mod_log_config documents them.
 - ``gunicorn``: gunicorn's default ``access_log_format``, ``%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s
   %(b)s "%(f)s" "%(a)s"`` (combined, with an empty address for a client on a unix socket).
-- ``python``: three formats of the logging module, chosen because each can be read without guessing:
-  ``%(levelname)s:%(name)s:%(message)s`` (basicConfig's default), ``%(asctime)s - %(name)s -
-  %(levelname)s - %(message)s`` (the logging HOWTO and cookbook), and ``%(asctime)s %(levelname)s
-  %(message)s``. That last one also reads ``%(asctime)s %(levelname)s %(name)s %(message)s``, with
-  the logger's name left at the start of ``message``: the two cannot be told apart (is "db" in
-  "INFO db connected" a logger or a word?), and a logger name made up from a message's first word
-  would be a wrong field. The level must be one of logging's five names; ``asctime`` is logging's
-  default ``%Y-%m-%d %H:%M:%S,%f``, local time.
+- ``python``: three formats of the logging module: ``%(levelname)s:%(name)s:%(message)s``
+  (basicConfig's default), ``%(asctime)s - %(name)s - %(levelname)s - %(message)s`` (the logging
+  HOWTO and cookbook), and ``%(asctime)s %(levelname)s %(name)s %(message)s``. A line of
+  ``%(asctime)s %(levelname)s %(message)s`` looks the same as the last one on the page (is "db"
+  in "INFO db connected" a logger or a word?): it is read as that one, its first word taken for
+  the logger; parse such a log with ``regex:`` instead. The level must be one of logging's five
+  names; ``asctime`` is logging's default ``%Y-%m-%d %H:%M:%S,%f``, local time.
 
 Fields (dotted names are top-level keys, as logwrap keeps a JSON line's dotted keys), the names of
 Filebeat's nginx and apache modules:
@@ -92,7 +91,7 @@ _ASCTIME = r"(?P<time>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3})"
 _PYTHON = (
     re.compile(_LEVEL + r":(?P<logger>[^:\s]+):(?P<message>.*)", re.ASCII | re.DOTALL),
     re.compile(_ASCTIME + r" - (?P<logger>\S+) - " + _LEVEL + r" - (?P<message>.*)", re.ASCII | re.DOTALL),
-    re.compile(_ASCTIME + " " + _LEVEL + r"(?: (?P<message>.*))?", re.ASCII | re.DOTALL),
+    re.compile(_ASCTIME + " " + _LEVEL + r" (?P<logger>[^\s]+)(?: (?P<message>.*))?", re.ASCII | re.DOTALL),
 )
 
 _clf_time = TimeFormat(CLF_TIME_FORMAT)

@@ -275,20 +275,21 @@ def test_the_cookbook_format_gives_the_time_level_logger_and_message(new_york):
 
 
 def test_asctime_is_local_time_and_becomes_utc(new_york):
-    line, record = logged("%(asctime)s %(levelname)s %(message)s")
+    line, record = logged("%(asctime)s %(levelname)s %(name)s %(message)s")
     assert python(line)["@timestamp"] == utc_millis(record)
 
 
-def test_asctime_level_message_gives_no_logger():
-    line, _ = logged("%(asctime)s %(levelname)s %(message)s", logging.DEBUG)
-    assert python(line) == {"@timestamp": python(line)["@timestamp"], "log.level": "debug", "message": "order placed"}
-
-
-def test_a_logger_name_after_the_level_stays_in_the_message_rather_than_be_guessed():
+def test_the_asctime_level_name_format_gives_the_level_logger_and_message():
     line, _ = logged("%(asctime)s %(levelname)s %(name)s %(message)s", logging.CRITICAL)
     record = python(line)
-    assert record["message"] == "shop.orders order placed" and "log.logger" not in record
-    assert record["log.level"] == "critical"
+    assert (record["log.level"], record["log.logger"], record["message"]) == ("critical", "shop.orders",
+                                                                              "order placed")
+
+
+def test_without_a_logger_name_the_first_word_is_taken_for_the_logger():
+    line, _ = logged("%(asctime)s %(levelname)s %(message)s", logging.DEBUG)
+    record = python(line)
+    assert (record["log.logger"], record["message"]) == ("order", "placed")
 
 
 def test_a_traceback_joined_to_its_line_stays_in_the_message():
