@@ -33,10 +33,13 @@ from .forward.protocol import DEFAULT_MAX_FRAME_BYTES
 from .forward.server import DEFAULT_HOSTNAME, ReceiverOptions
 from .forward.settlement import unacked_note
 from .forward.transport import ServerTls
+from .processing.flags import OrderedCommand, processing_config, processing_options
+from .processing.options import compile_processing
 from .receive import OUTPUTS, ReceiveConfig, run_receiver
 from .render import Renderer, wants_colour
 from .send import SendConfig, SendReport, send_stream
 from .send_input import READERS
+from .wrap.records import DEFAULT_TIME_KEYS
 
 
 @click.group(context_settings={"auto_envvar_prefix": "SHIPPER", "show_default": True,
@@ -119,7 +122,7 @@ def _server_tls(cert: str | None, key: str | None, client_ca: str | None) -> Ser
     return ServerTls(cert, key, client_ca)
 
 
-@main.command()
+@main.command(cls=OrderedCommand)
 @click.option("--to", "-t", default="tcp://127.0.0.1:24224",
               help="Server: tcp://HOST:PORT, tls://HOST:PORT or unix:///PATH.")
 @click.option("--tag", default="stdin", help="Tag of every record.")
@@ -138,21 +141,28 @@ def _server_tls(cert: str | None, key: str | None, client_ca: str | None) -> Ser
 @click.option("--flush-interval", type=click.FloatRange(0), default=BatchLimits.interval,
               help="Seconds a record may wait for its batch to fill.")
 @click.option("--retry-limit", type=click.IntRange(0), default=5, help="Resends of a chunk before giving up.")
+@processing_options
 @connection_options
 @click.option("--quiet", "-q", is_flag=True, help="No summary line.")
 @reports_errors("shipper send")
 def send(to: str, tag: str, input_format: str, message_key: str, time_key: str | None,
          time_as_integer: bool, strict: bool, compress: str, mode: str, batch_records: int,
          batch_bytes: int, flush_interval: float, retry_limit: int, quiet: bool,
-         **connection: Any) -> None:
+         **options: Any) -> None:
     """Send records read from stdin, batched, to a Forward server; exit 0 only if all were acked."""
     log = logger("shipper send")
     address = parse_address(to)
+    time_keys = (time_key,) if time_key else DEFAULT_TIME_KEYS
+    processing = compile_processing(processing_config(options), time_keys, ())
+    for warning in () if processing is None else processing.warnings:
+        log(f"warning: {warning}")
+    if processing is not None and processing.parser is not None and time_key is None:
+        time_key = "@timestamp"  # where the parsers put a line's time
     config = SendConfig(
         to=address, tag=tag, input_format=input_format, message_key=message_key,
         time_key=time_key, strict=strict, integer_time=time_as_integer, gzip=compress == "gzip",
         mode=mode, limits=BatchLimits(batch_records, batch_bytes, flush_interval),
-        client=client_options([address], log, retry_limit=retry_limit, **connection),
+        client=client_options([address], log, retry_limit=retry_limit, **options), processing=processing,
     )
     _check_stdin()
     tune_gc()
@@ -176,7 +186,8 @@ def _check_stdin() -> None:
 
 
 def _summary(report: SendReport, seconds: float) -> str:
-    return (f"{report.records} records read, {report.delivered} delivered, {report.failed} failed, "
+    left_out = f"{report.filtered} filtered, {report.throttled} throttled, " if report.filtering else ""
+    return (f"{report.records} records read, {left_out}{report.delivered} delivered, {report.failed} failed, "
             f"{report.wrapped} sent as text, {report.retries} retries in {seconds:.2f}s"
             + unacked_note(report.unacked))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -30,6 +31,8 @@ from .cliparams import (
 from .forward.address import parse_address
 from .forward.batcher import BatchLimits
 from .forward.queue import POLICIES
+from .processing.flags import OrderedCommand, processing_config, processing_options
+from .processing.options import compile_processing
 from .sentry.options import DEFAULT_BREADCRUMBS, DEFAULT_MAX_EVENTS, REPORTS, SentryOptions, check_dsn
 from .wrap.memory import return_large_buffers_to_the_os
 from .wrap.records import DEFAULT_TIME_KEYS, RecordOptions
@@ -38,7 +41,7 @@ from .wrap.runtime import WrapConfig, Wrapper
 ENV_PREFIX = "LOGWRAP"
 
 
-@click.command(context_settings={
+@click.command(cls=OrderedCommand, context_settings={
     "auto_envvar_prefix": ENV_PREFIX, "show_default": True, "help_option_names": ["-h", "--help"],
     "allow_interspersed_args": False,
 })
@@ -47,6 +50,7 @@ ENV_PREFIX = "LOGWRAP"
 @click.option("--tag", default="", help="Tag of the records [default: the command's base name].")
 @click.option("--tag-stream", is_flag=True, help="Suffix the tag with .stdout or .stderr.")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Add a field to every record.")
+@processing_options
 @click.option("--time-key", "time_keys", multiple=True, default=list(DEFAULT_TIME_KEYS),
               help="Fields that hold the event time, first found wins.")
 @click.option("--id-key", default="event.id", help="Field for each record's unique id.")
@@ -98,7 +102,7 @@ def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...
          statsd_prefix: str, statsd_tags: tuple[str, ...], metrics_interval: float, metrics_max_series: int,
          unhealthy_after: float, sentry_dsn: str | None, sentry_report: str, sentry_release: str | None,
          sentry_breadcrumbs: int, sentry_sample_rate: float, sentry_max_events: int,
-         **connection: Any) -> None:
+         **options: Any) -> None:
     """Run COMMAND and ship what it prints to Fluentd, without touching the disk.
 
     Exits with COMMAND's status (128+N if signal N killed it).
@@ -106,13 +110,17 @@ def main(to: tuple[str, ...], tag: str, tag_stream: bool, labels: tuple[str, ...
     log = logger("logwrap")
     addresses = tuple(parse_address(url) for url in to)
     fields = parse_pairs(labels, "=", "--label", "KEY=VALUE")
+    records = RecordOptions(time_keys=time_keys, id_key=id_key, labels=fields)
+    processing = compile_processing(processing_config(options), time_keys, records.reserved)
+    for warning in () if processing is None else processing.warnings:
+        log(f"warning: {warning}")
     config = WrapConfig(
         command=command, to=addresses, tag=tag, tag_stream=tag_stream,
-        records=RecordOptions(time_keys=time_keys, id_key=id_key, labels=fields),
+        records=replace(records, processing=processing),
         multiline=multiline, multiline_timeout=multiline_timeout, max_line_bytes=max_line_bytes,
         buffer_bytes=buffer_bytes, on_full=on_full,
         limits=BatchLimits(batch_records, batch_bytes, flush_interval), gzip=compress == "gzip",
-        client=client_options(addresses, log, **connection), drain_timeout=drain_timeout, tee=tee,
+        client=client_options(addresses, log, **options), drain_timeout=drain_timeout, tee=tee,
         death_signal=death_signal,
         metrics=metrics_config(metrics_listen, statsd, statsd_prefix, statsd_tags, metrics_interval,
                                metrics_max_series, unhealthy_after),

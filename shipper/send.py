@@ -18,9 +18,12 @@ from .errors import DeliveryError
 from .forward.address import Address
 from .forward.batcher import Batcher, BatchLimits, Chunk, check_mode
 from .forward.client import ClientOptions
+from .forward.eventtime import to_wire
 from .forward.pool import Pool
 from .prefetch import Prefetcher
-from .send_input import MAX_WARNINGS, READERS, InputReader
+from .processing.options import Processing
+from .processing.throttle import Throttle
+from .send_input import MAX_WARNINGS, READERS, Entry, InputReader
 
 READ_SIZE = 1024 * 1024
 MAX_BACKLOG = 16  # chunks submitted and not yet acked before reading pauses
@@ -39,6 +42,7 @@ class SendConfig:
     mode: str = "packed"
     limits: BatchLimits = BatchLimits()
     client: ClientOptions = field(default_factory=lambda: ClientOptions(retry_limit=5))
+    processing: Processing | None = None
 
     def __post_init__(self) -> None:
         check_mode(self.mode, self.gzip)
@@ -47,6 +51,9 @@ class SendConfig:
 @dataclass
 class SendReport:
     records: int = 0
+    filtered: int = 0  # left out by --drop, --keep
+    throttled: int = 0  # over --throttle
+    filtering: bool = False  # filters or --throttle: the summary counts what they left out
     delivered: int = 0
     unacked: int = 0  # of the delivered: read by a server that does not ack
     failed: int = 0
@@ -88,15 +95,19 @@ async def send_stream(fd: int, config: SendConfig, warn: Callable[[str], None],
     ``report`` (the caller's, so it can print it whatever happens) is filled in as we go.
     """
     report = report if report is not None else SendReport()
+    processing = config.processing
     reader: InputReader = READERS[config.input_format](
         message_key=config.message_key, time_key=config.time_key,
         strict=config.strict, integer_time=config.integer_time,
+        parse=processing.parser.parse if processing is not None and processing.parser else None,
     )
+    steps = _Steps(processing) if processing is not None else None
+    report.filtering = processing is not None and processing.filtering
     pool = Pool([config.to], config.client, warn=warn)
     delivery = _Delivery(pool, report)
     batcher = Batcher(config.tag, config.limits, config.client.ack, config.gzip, config.mode)
     try:
-        await _pump(fd, reader, batcher, delivery, report, warn)
+        await _pump(fd, reader, batcher, delivery, report, warn, steps)
         await delivery.finish()
     finally:
         await pool.close()
@@ -112,6 +123,7 @@ async def _pump(
     delivery: _Delivery,
     report: SendReport,
     warn: Callable[[str], None],
+    steps: _Steps | None = None,
 ) -> None:
     source = Prefetcher(fd, READ_SIZE)
     while True:
@@ -119,6 +131,8 @@ async def _pump(
         entries = reader.feed(data, time.time_ns())
         _flush_warnings(reader, warn)
         report.records += len(entries)
+        if steps is not None:
+            entries = steps.apply(entries, report, time.monotonic(), final=not data)
         for chunk in batcher.add_many(entries, len(data), time.monotonic()):
             await delivery.submit(chunk)
         if not data or reader.stopped is not None:
@@ -126,6 +140,34 @@ async def _pump(
     last = batcher.seal()
     if last is not None:
         await delivery.submit(last)
+
+
+class _Steps:
+    """The filters and the throttle, on the entries of one block of input."""
+
+    def __init__(self, processing: Processing) -> None:
+        self._filters = processing.filters
+        self._throttle = None if processing.rate is None else Throttle(processing.rate, time.monotonic())
+
+    def apply(self, entries: list[Entry], report: SendReport, now: float, final: bool) -> list[Entry]:
+        if self._filters is not None:
+            kept = [(when, kept) for when, record in entries if (kept := self._filters(record)) is not None]
+            report.filtered += len(entries) - len(kept)
+            entries = kept
+        if self._throttle is None:
+            return entries
+        quota = self._throttle.quota(now)
+        report.throttled += max(len(entries) - quota, 0)
+        self._throttle.spend(min(quota, len(entries)), max(len(entries) - quota, 0))
+        entries = entries[:quota]
+        count = self._throttle.notice(now, final)
+        if count:  # a record of its own, counted with the records read
+            report.records += 1
+            rate = self._throttle.rate
+            entries.append((to_wire(time.time_ns()), {
+                "message": f"throttled {count} records (over --throttle {rate})", "log.level": "warning",
+                "throttled": count, "reason": "throttle", "rate": str(rate)}))
+        return entries
 
 
 async def _next_block(source: Prefetcher, batcher: Batcher, delivery: _Delivery) -> bytes:

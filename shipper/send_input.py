@@ -2,12 +2,15 @@
 
 Three formats, as fluent-cat and Fluent Bit's stdin input offer: ``json`` (one object per
 line), ``text`` (each line becomes ``{message_key: line}``) and ``msgpack`` (a stream of maps).
-A JSON line that is not an object is wrapped as text with a warning naming its line number;
-with ``strict`` the reader stops there instead, keeping every entry before the bad line.
+With ``parse`` (``--parse``), a text line, or a JSON line that is not an object, becomes what
+the first parser that matches makes of it. A JSON line that is not an object, and that no
+parser matches, is wrapped as text with a warning naming its line number; with ``strict`` the
+reader stops there instead, keeping every entry before the bad line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import repeat
 from typing import Any
 
@@ -32,8 +35,10 @@ class InputReader:
         time_key: str | None = None,
         strict: bool = False,
         integer_time: bool = False,
+        parse: Callable[[str], dict[str, Any] | None] | None = None,
     ) -> None:
         self.message_key = message_key
+        self.parse = parse
         self.time_key = time_key
         self.strict = strict
         self.integer_time = integer_time
@@ -119,10 +124,14 @@ class JsonLinesReader(InputReader):
         except msgspec.DecodeError as exc:
             if not line.strip():
                 return None  # blank lines carry nothing
-            return self._bad(f"line {number}", f"not valid JSON ({exc})", _text(line))
+            return self._parsed(line) or self._bad(f"line {number}", f"not valid JSON ({exc})", _text(line))
         if type(value) is not dict:
-            return self._bad(f"line {number}", f"JSON {type(value).__name__}, not an object", _text(line))
+            return self._parsed(line) or self._bad(
+                f"line {number}", f"JSON {type(value).__name__}, not an object", _text(line))
         return value
+
+    def _parsed(self, line: bytes) -> dict[str, Any] | None:
+        return None if self.parse is None else self.parse(_text(line))
 
 
 class TextReader(InputReader):
@@ -132,8 +141,11 @@ class TextReader(InputReader):
 
     def _records(self, data: bytes) -> list[dict[Any, Any]]:
         lines = self._framer.feed(data) if data else self._framer.end()
-        key = self.message_key
-        return [{key: _text(line.data if isinstance(line, Part) else line)} for line in lines if line]
+        key, parse = self.message_key, self.parse
+        texts = [_text(line.data if isinstance(line, Part) else line) for line in lines if line]
+        if parse is None:
+            return [{key: text} for text in texts]
+        return [parse(text) or {key: text} for text in texts]
 
 
 class MsgpackReader(InputReader):

@@ -1,7 +1,7 @@
 """logwrap's own health as metric families, from one reading of its state (sans-I/O).
 
 The reading is taken in one go on the event loop, so a scrape always adds up:
-records = shipped + dropped + spilled + buffered.
+records = shipped + dropped + spilled + filtered + throttled + buffered.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from .timing import Timing
 class PipelineReading:
     lines: dict[str, int]  # by stream
     records: dict[str, int]  # by stream
+    filtered: dict[str, int]  # by stream: left out by --drop, --keep
+    throttled: dict[str, int]  # by stream: over --throttle
     shipped: int
     dropped: int
     spilled: int
@@ -38,6 +40,10 @@ def pipeline_families(r: PipelineReading) -> list[Family]:
                {(stream,): n for stream, n in r.lines.items()}),
         Family("records", "counter", "Records built from those lines, by stream.", "records.built",
                ("stream",), {(stream,): n for stream, n in r.records.items()}),
+        Family("records_filtered", "counter", "Records left out by --drop or --keep, by stream.",
+               "records.filtered", ("stream",), {(stream,): n for stream, n in r.filtered.items()}),
+        Family("records_throttled", "counter", "Records over --throttle, by stream.", "records.throttled",
+               ("stream",), {(stream,): n for stream, n in r.throttled.items()}),
         counter("records_shipped", "Records the server acknowledged (or read, when it does not ack).",
                 "records.shipped", r.shipped),
         Family("records_dropped", "counter", "Records dropped, by reason.", "records.dropped", ("reason",),

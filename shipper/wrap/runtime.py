@@ -35,6 +35,7 @@ from ..metrics.pipeline import PipelineReading, pipeline_families, record_famili
 from ..metrics.statsd import safe
 from ..metrics.tally import RecordTally
 from ..metrics.timing import Timing
+from ..processing.throttle import Throttle
 from ..sentry.event import Context, Exit
 from ..sentry.options import SentryOptions
 from .framing import DEFAULT_MAX_LINE_BYTES, LineFramer
@@ -78,10 +79,14 @@ class WrapConfig:
 
 @dataclass
 class Totals:
-    """What became of the child's output; at exit records = shipped + dropped + spilled."""
+    """What became of the child's output; at exit
+    records = shipped + dropped + spilled + filtered + throttled."""
 
     lines: int = 0
     records: int = 0  # a traceback's lines make one record
+    filtered: int = 0
+    throttled: int = 0
+    filtering: bool = False  # filters or --throttle: the summary counts what they left out
     shipped: int = 0
     dropped: int = 0
     spilled: int = 0
@@ -89,7 +94,8 @@ class Totals:
     unacked: int = 0  # of the shipped: read by a server that does not ack
 
     def summary(self) -> str:
-        return (f"{self.lines} lines read as {self.records} records: {self.shipped} shipped, "
+        left_out = f"{self.filtered} filtered, {self.throttled} throttled, " if self.filtering else ""
+        return (f"{self.lines} lines read as {self.records} records: {self.shipped} shipped, {left_out}"
                 f"{self.dropped} dropped, {self.spilled} spilled to stderr, {self.retries} retries"
                 + unacked_note(self.unacked))
 
@@ -99,10 +105,15 @@ class StreamPipeline:
 
     def __init__(self, name: str, config: WrapConfig, ids: IdSource, deliver: Callable[[Chunk], None],
                  tally: RecordTally | None, reporter: Reporter | None = None,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print,
+                 notify: Callable[[dict[str, Any]], None] = print) -> None:
         self.name = name
         self.lines = 0
         self.records = 0
+        processing = config.records.processing
+        rate = None if processing is None else processing.rate
+        self._throttle = None if rate is None else Throttle(rate, time.monotonic())
+        self._notify = notify
         self._framer = LineFramer(config.max_line_bytes)
         self._grouper = Grouper(config.multiline, config.multiline_timeout, max_bytes=config.max_line_bytes)
         self._builder = RecordBuilder(name, config.records, ids, tally=tally, catch=reporter is not None)
@@ -112,6 +123,14 @@ class StreamPipeline:
         tag = f"{config.base_tag}.{name}" if config.tag_stream else config.base_tag
         self._batcher = PackedBatcher(tag, config.limits, config.client.ack, config.gzip)
         self._deliver = deliver
+
+    @property
+    def filtered(self) -> int:
+        return self._builder.filtered
+
+    @property
+    def throttled(self) -> int:
+        return self._builder.throttled
 
     @property
     def batching(self) -> int:
@@ -125,6 +144,7 @@ class StreamPipeline:
 
     def tick(self, now: float) -> None:
         self._emit(self._grouper.poll(now))
+        self._notice_throttled(now)
         deadline = self._batcher.deadline()
         if deadline is not None and deadline <= now:
             self._deliver(self._batcher.seal())  # type: ignore[arg-type]
@@ -134,6 +154,7 @@ class StreamPipeline:
         lines = self._framer.end()
         self.lines += len(lines)
         self._emit(self._grouper.feed(lines, b"", time.monotonic()) + self._grouper.end())
+        self._notice_throttled(time.monotonic(), final=True)
         chunk = self._batcher.seal()
         if chunk is not None:
             self._deliver(chunk)
@@ -141,18 +162,38 @@ class StreamPipeline:
     def _emit(self, items: list) -> None:  # type: ignore[type-arg]
         self.records += len(items)
         now_ns, now = time.time_ns(), time.monotonic()
+        builder, throttle = self._builder, self._throttle
+        filtered, throttled = builder.filtered, builder.throttled
+        if throttle is not None:
+            builder.quota = throttle.quota(now)
         start = 0
         while start < len(items):
             records, size = self._batcher.room()
-            body, end = self._builder.pack(items, start, records, size, now_ns)
-            chunk = self._batcher.add(body, end - start, now)
+            left_out = builder.filtered + builder.throttled
+            body, end = builder.pack(items, start, records, size, now_ns)
+            count = end - start - (builder.filtered + builder.throttled - left_out)
+            chunk = self._batcher.add(body, count, now) if count else None
             start = end
             if chunk is not None:
                 self._deliver(chunk)
+        if throttle is not None:
+            throttled = builder.throttled - throttled
+            throttle.spend(len(items) - (builder.filtered - filtered) - throttled, throttled)
         if self.recent is not None:
             self.recent.add(items, now_ns)
         if self._builder.caught:
             self._report(self._builder.caught)
+
+    def _notice_throttled(self, now: float, final: bool = False) -> None:
+        """Once an interval, one record saying how many records --throttle held back."""
+        if self._throttle is None:
+            return
+        count = self._throttle.notice(now, final)
+        if count:
+            rate = self._throttle.rate
+            self._notify({"message": f"throttled {count} records of {self.name} (over --throttle {rate})",
+                          "log.level": "warning", "stream": self.name, "throttled": count,
+                          "reason": "throttle", "rate": str(rate)})
 
     def _report(self, caught: list[bytes]) -> None:
         """Hand the caught entries to Sentry's reporter; its failure must not touch the records."""
@@ -268,6 +309,10 @@ class Wrapper:
             await asyncio.gather(self._deliver_rest(deadline), self._close_reporter(deadline))
         self.totals.lines = sum(pipeline.lines for pipeline in self._pipelines)
         self.totals.records = sum(pipeline.records for pipeline in self._pipelines)
+        self.totals.filtered = sum(pipeline.filtered for pipeline in self._pipelines)
+        self.totals.throttled = sum(pipeline.throttled for pipeline in self._pipelines)
+        processing = self.config.records.processing
+        self.totals.filtering = processing is not None and processing.filtering
         self.totals.dropped = self._dropped()
         sentry = "" if self._reporter is None else f"; {self._reporter.counts.summary()}"
         self._log(self.totals.summary() + sentry)
@@ -333,7 +378,7 @@ class Wrapper:
         readers = []
         for name, fd, tee in (("stdout", child.stdout, 1), ("stderr", child.stderr, 2)):
             pipeline = StreamPipeline(name, self.config, self._ids, self._deliver, self._tally,
-                                      self._reporter, self._log)
+                                      self._reporter, self._log, self._send_notice)
             self._pipelines.append(pipeline)
             reader = _PipeReader(pipeline, tee if self.config.tee else None, self._log)
             pipe = os.fdopen(fd, "rb", 0)
@@ -420,8 +465,11 @@ class Wrapper:
         if dropped == self._reported_drops:
             return
         count, self._reported_drops = dropped - self._reported_drops, dropped
-        record = {"message": f"dropped {count} records (buffer full, {self.config.on_full})",
-                  "dropped": count, "reason": "buffer full", "policy": self.config.on_full}
+        self._send_notice({"message": f"dropped {count} records (buffer full, {self.config.on_full})",
+                           "dropped": count, "reason": "buffer full", "policy": self.config.on_full})
+
+    def _send_notice(self, record: dict[str, Any]) -> None:
+        """Ship one of logwrap's own records (not the child's: the counts leave it out)."""
         self._notices.add((to_wire(time.time_ns()), record), 100, time.monotonic())
         self._notices_out += 1
         self._pool.put(self._notices.seal())  # type: ignore[arg-type]
@@ -452,12 +500,15 @@ class Wrapper:
         return families
 
     def _reading(self) -> PipelineReading:
-        """The pipeline's state, read at once: records = shipped + dropped + spilled + buffered."""
+        """The pipeline's state, read at once:
+        records = shipped + dropped + spilled + filtered + throttled + buffered."""
         queue, stats, clients = self._pool.queue, self._pool.stats, self._pool.clients
         batching = sum(pipeline.batching for pipeline in self._pipelines)
         return PipelineReading(
             lines={p.name: p.lines for p in self._pipelines},
             records={p.name: p.records for p in self._pipelines},
+            filtered={p.name: p.filtered for p in self._pipelines},
+            throttled={p.name: p.throttled for p in self._pipelines},
             shipped=self.totals.shipped, dropped=self._dropped(),
             spilled=self.totals.spilled, retries=stats.retries, bytes_sent=stats.bytes_sent,
             buffer_bytes=queue.bytes, buffer_limit=queue.max_bytes or 0,

@@ -94,10 +94,12 @@ def scrapes_while_churning(wrapped: Logwrap, enough: Callable[[list[Page]], bool
 
 
 def unbalanced(pages: list[Page]) -> list[tuple[float, float]]:
-    """The scrapes where records != shipped + dropped + spilled + in the buffer, as (records, the sum)."""
+    """The scrapes where records != shipped + dropped + spilled + filtered + throttled + in the buffer,
+    as (records, the sum)."""
     accounts = [(page.total("logwrap_records_total"),
                  page.value("logwrap_records_shipped_total") + page.total("logwrap_records_dropped_total")
-                 + page.value("logwrap_records_spilled_total") + page.value("logwrap_buffer_records"))
+                 + page.value("logwrap_records_spilled_total") + page.total("logwrap_records_filtered_total")
+                 + page.total("logwrap_records_throttled_total") + page.value("logwrap_buffer_records"))
                 for page in pages]
     return [(built, settled) for built, settled in accounts if built != settled]
 
@@ -130,4 +132,15 @@ def test_scrapes_add_up_while_a_slow_server_acks_some_records_and_the_buffer_dro
     wrapped = logwrap("--to", slow_server, "--buffer-bytes", "64KiB", child=endless_json_writer(), metrics=True)
     pages = scrapes_while_churning(wrapped, lambda pages: dropped(pages) and any(
         page.value("logwrap_records_shipped_total") for page in pages))
+    assert unbalanced(pages) == []
+
+
+def test_scrapes_add_up_while_filters_and_the_throttle_leave_records_out(
+        logwrap: Callable[..., Logwrap], slow_server: str) -> None:
+    """Filtered (in Python: ``n`` is a number), throttled, shipped and dropped at once: every scrape adds up."""
+    wrapped = logwrap("--to", slow_server, "--buffer-bytes", "64KiB", "--drop", "n~5$", "--throttle", "20000/s",
+                      child=endless_json_writer(), metrics=True)
+    pages = scrapes_while_churning(wrapped, lambda pages: any(
+        page.value("logwrap_records_shipped_total") and page.total("logwrap_records_throttled_total")
+        and page.total("logwrap_records_filtered_total") for page in pages))
     assert unbalanced(pages) == []

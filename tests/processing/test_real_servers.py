@@ -143,18 +143,24 @@ http {{
 """
 
 
+def nginx_site(tmp: Path) -> tuple[list[str], int, int]:
+    """The command of Debian's nginx serving ``tmp/www`` on two private ports: one logs combined,
+    the other main."""
+    binary = need("nginx", "apt-get install --no-install-recommends nginx")
+    (tmp / "www").mkdir()
+    (tmp / "www" / "hello.txt").write_bytes(HELLO)
+    combined, main = free_port(), free_port()
+    (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, combined=combined, main=main))
+    return [binary, "-e", "stderr", "-p", str(tmp), "-c", str(tmp / "nginx.conf")], combined, main
+
+
 @pytest.fixture
 def nginx() -> Iterator[tuple[Server, int, int]]:
-    """Debian's nginx serving a directory on two private ports: one logs combined, the other main."""
-    binary = need("nginx", "apt-get install --no-install-recommends nginx")
+    """nginx_site's server, its access lines gathered."""
     with tempfile.TemporaryDirectory(prefix="shipper-nginx-") as tmp_dir:
         tmp = Path(tmp_dir)
-        (tmp / "www").mkdir()
-        (tmp / "www" / "hello.txt").write_bytes(HELLO)
-        combined, main = free_port(), free_port()
-        (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, combined=combined, main=main))
-        server = Server([binary, "-e", "stderr", "-p", str(tmp), "-c", str(tmp / "nginx.conf")], tmp,
-                        [combined, main])
+        command, combined, main = nginx_site(tmp)
+        server = Server(command, tmp, [combined, main])
         try:
             yield server, combined, main
         finally:
