@@ -53,7 +53,7 @@ def _from_iso(text: str) -> int | None:
 
 
 class TimeParser:
-    """Event times for records, with a fast path for "YYYY-MM-DDTHH:MM:SS.fffZ".
+    """Event times for records, with a fast path for "YYYY-MM-DDTHH:MM:SS[.fff]Z".
 
     Log lines of one second share their first 19 characters, so their epoch seconds come
     from a small cache and only the fraction is converted per line; every other shape goes
@@ -67,9 +67,10 @@ class TimeParser:
     def parse(self, value: object) -> int | None:
         """Nanoseconds for ``value`` (as ``parse_time`` reads it), or None."""
         if type(value) is str and value[-1:] == "Z":
-            head, _, fraction = value.partition(".")
+            head, dot, digits = value[:-1].partition(".")
             second = self._seconds.get(head)
-            digits = fraction[:-1]
+            if second is not None and not dot:  # whole seconds, as parsed access lines have
+                return second * _NS
             if second is not None and digits.isascii() and digits.isdigit() and len(digits) <= 9:
                 return second * _NS + int(digits) * _SCALE[len(digits)]
         return self._slow(value)

@@ -83,6 +83,7 @@ _ACCESS = {
 # RFC 9110's token characters for the method; a TLS handshake's escaped bytes start with "\x16".
 _REQUEST = re.compile(r"(?P<method>[-!#$%&'*+.^_`|~0-9A-Za-z]+) (?P<url>\S+)"
                       r"(?: HTTP/(?P<version>\d+(?:\.\d+)?))?", re.ASCII)
+_REQUIRED = ("address", "user", "time", "request", "status", "bytes")
 _OPTIONAL = (("referrer", "http.request.referrer"), ("agent", "user_agent.original"),
              ("forwarded", "http.request.headers.x_forwarded_for"))
 
@@ -99,30 +100,35 @@ _asctime = TimeFormat(ASCTIME_FORMAT)
 
 
 def _access_parser(pattern: re.Pattern[str]) -> Callable[[str], dict[str, Any] | None]:
+    optional = tuple((group, field) for group, field in _OPTIONAL if group in pattern.groupindex)
+    optional_groups = tuple(group for group, _ in optional)
+    convert = _clf_time.convert
+
     def parse(line: str) -> dict[str, Any] | None:
         match = pattern.fullmatch(line)
         if match is None:
             return None
-        timestamp = _clf_time.convert(match["time"])
+        address, user, time, request_text, status, size = match.group(*_REQUIRED)
+        timestamp = convert(time)
         if timestamp is None:
             return None  # "[not a time]": almost the format, so not parsed at all
         record: dict[str, Any] = {"message": line}
-        if match["address"]:
-            record["source.address"] = match["address"]
-        if match["user"] != "-":
-            record["user.name"] = match["user"]
+        if address:
+            record["source.address"] = address
+        if user != "-":
+            record["user.name"] = user
         record["@timestamp"] = timestamp
-        request = _REQUEST.fullmatch(match["request"])
+        request = _REQUEST.fullmatch(request_text)
         if request is not None:
-            record["http.request.method"] = request["method"]
-            record["url.original"] = request["url"]
-            if request["version"] is not None:
-                record["http.version"] = request["version"]
-        record["http.response.status_code"] = int(match["status"])
-        record["http.response.body.bytes"] = 0 if match["bytes"] == "-" else int(match["bytes"])
-        groups = match.groupdict()
-        for group, field in _OPTIONAL:
-            value = groups.get(group)
+            method, url, version = request.groups()
+            record["http.request.method"] = method
+            record["url.original"] = url
+            if version is not None:
+                record["http.version"] = version
+        record["http.response.status_code"] = int(status)
+        record["http.response.body.bytes"] = 0 if size == "-" else int(size)
+        values = match.group(*optional_groups) if len(optional_groups) > 1 else (match.group(*optional_groups),)
+        for (_, field), value in zip(optional, values):
             if value is not None and value != "-":
                 record[field] = value
         return record
