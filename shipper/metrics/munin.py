@@ -86,10 +86,13 @@ def graphs(scrape: Scrape) -> list[Graph]:
 def _records(scrape: Scrape) -> Graph:
     return Graph("shipper_records", "logwrap records", "records per ${graph_period}",
                  "Records logwrap built from the app's lines, shipped (acknowledged by a server), "
-                 "and spilled to stderr (not delivered when logwrap stopped).", "DERIVE",
+                 "spilled to stderr (not delivered when logwrap stopped), and left out by the "
+                 "filters (--drop, --keep) and by --throttle.", "DERIVE",
                  (Field("built", "built", scrape.total("logwrap_records_total")),
                   Field("shipped", "shipped", scrape.total("logwrap_records_shipped_total")),
-                  Field("spilled", "spilled", scrape.total("logwrap_records_spilled_total"))))
+                  Field("spilled", "spilled", scrape.total("logwrap_records_spilled_total")),
+                  Field("filtered", "filtered", scrape.total("logwrap_records_filtered_total")),
+                  Field("throttled", "throttled", scrape.total("logwrap_records_throttled_total"))))
 
 
 def _dropped(scrape: Scrape) -> Graph:

@@ -34,6 +34,14 @@ logwrap_records_dropped_total{reason="buffer_full"} 40.0
 # HELP logwrap_records_spilled_total Records spilled
 # TYPE logwrap_records_spilled_total counter
 logwrap_records_spilled_total 0.0
+# HELP logwrap_records_filtered_total Records filtered
+# TYPE logwrap_records_filtered_total counter
+logwrap_records_filtered_total{stream="stdout"} 9.0
+logwrap_records_filtered_total{stream="stderr"} 1.0
+# HELP logwrap_records_throttled_total Records throttled
+# TYPE logwrap_records_throttled_total counter
+logwrap_records_throttled_total{stream="stdout"} 5.0
+logwrap_records_throttled_total{stream="stderr"} 0.0
 # HELP logwrap_retries_total Retries
 # TYPE logwrap_retries_total counter
 logwrap_retries_total 3.0
@@ -54,7 +62,7 @@ graph_title logwrap records
 graph_vlabel records per ${graph_period}
 graph_category shipper
 graph_args --base 1000 -l 0
-graph_info Records logwrap built from the app's lines, shipped (acknowledged by a server), and spilled to stderr (not delivered when logwrap stopped).
+graph_info Records logwrap built from the app's lines, shipped (acknowledged by a server), spilled to stderr (not delivered when logwrap stopped), and left out by the filters (--drop, --keep) and by --throttle.
 built.label built
 built.type DERIVE
 built.min 0
@@ -64,6 +72,12 @@ shipped.min 0
 spilled.label spilled
 spilled.type DERIVE
 spilled.min 0
+filtered.label filtered
+filtered.type DERIVE
+filtered.min 0
+throttled.label throttled
+throttled.type DERIVE
+throttled.min 0
 multigraph shipper_dropped
 graph_title logwrap records dropped
 graph_vlabel records per ${graph_period}
@@ -102,6 +116,8 @@ multigraph shipper_records
 built.value 1234
 shipped.value 1180
 spilled.value 0
+filtered.value 10
+throttled.value 5
 multigraph shipper_dropped
 buffer_full.value 40
 multigraph shipper_retries
@@ -127,7 +143,7 @@ def test_fetch_gives_each_graphs_values_the_records_summed_over_streams():
 def test_a_drop_reason_before_its_first_drop_is_zero_and_a_new_reason_gets_a_clean_field():
     page = PAGE.replace('logwrap_records_dropped_total{reason="buffer_full"} 40.0\n',
                         'logwrap_records_dropped_total{reason="queue.closed"} 2.0\n')
-    dropped = fetch_lines(graphs(parse(page)))[4:7]
+    dropped = fetch_lines(graphs(parse(page)))[6:9]
     assert dropped == ["multigraph shipper_dropped", "buffer_full.value 0", "queue_closed.value 2"]
 
 

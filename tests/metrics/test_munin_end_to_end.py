@@ -55,12 +55,14 @@ def test_config_declares_the_four_graphs_with_derive_for_the_counters_and_gauge_
     assert config["shipper_records"]["shipped.type"] == "DERIVE"
     assert {key: value for graph in COUNTER_GRAPHS for key, value in config[graph].items()
             if key.endswith(".type")} == {"built.type": "DERIVE", "shipped.type": "DERIVE", "spilled.type": "DERIVE",
+                                          "filtered.type": "DERIVE", "throttled.type": "DERIVE",
                                           "buffer_full.type": "DERIVE", "retries.type": "DERIVE"}
     assert config["shipper_buffer"]["used.type"] == config["shipper_buffer"]["limit.type"] == "GAUGE"
 
 
 def test_a_fetch_gives_the_records_shipped_and_the_buffer_limit(munin_run: MuninRun, running_logwrap: Logwrap) -> None:
     values = plugin(munin_run, running_logwrap)
-    assert values["shipper_records"] == {"built.value": str(N), "shipped.value": str(N), "spilled.value": "0"}
+    assert values["shipper_records"] == {"built.value": str(N), "shipped.value": str(N), "spilled.value": "0",
+                                         "filtered.value": "0", "throttled.value": "0"}
     assert values["shipper_dropped"] == {"buffer_full.value": "0"}
     assert values["shipper_buffer"]["limit.value"] == str(DEFAULT_BUFFER_BYTES)
