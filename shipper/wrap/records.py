@@ -183,8 +183,12 @@ class RecordBuilder:
                 record[id_key] = event_id
                 try:
                     entry = encode((time_of(record), record))
-                except OverflowError:  # an integer beyond 64 bits: as _encoded does, kept as text
-                    entry, catch = self._entry(self._text(item), event_id), False  # type: ignore[arg-type]
+                except OverflowError:  # an integer beyond 64 bits: as _encoded does
+                    if keep is None:
+                        entry, catch = self._entry(self._text(item), event_id), False  # type: ignore[arg-type]
+                    else:
+                        record = _big_ints_as_text(record)
+                        entry = encode((time_of(record), record))
                 if catch:
                     caught.append(entry)  # type: ignore[union-attr]
             if entry is None:
@@ -212,8 +216,12 @@ class RecordBuilder:
         catch = self.caught is not None and not CAUGHT_KEYS.isdisjoint(record)
         try:
             entry = self._entry(record, event_id)
-        except OverflowError:  # an integer beyond 64 bits in a JSON line: the line is kept as text
-            return self._entry(self._text(item), event_id)  # type: ignore[arg-type]
+        except OverflowError:  # an integer beyond 64 bits in a JSON line: the line is kept as text,
+            if self._filter is None:
+                return self._entry(self._text(item), event_id)  # type: ignore[arg-type]
+            # unless filters changed the record (a field removed, a secret masked), which the
+            # line's text would undo: then the big integers become their text instead
+            entry = self._entry(_big_ints_as_text(record), event_id)
         if catch:
             self.caught.append(entry)  # type: ignore[union-attr]
         return entry
@@ -282,6 +290,17 @@ class RecordBuilder:
             "error.message": error_message,
             "error.stack_trace": text,
         }
+
+
+def _big_ints_as_text(value: Any) -> Any:
+    """``value`` with the integers msgpack cannot carry (beyond 64 bits) as their decimal text."""
+    if type(value) is int:
+        return value if -(2**63) <= value < 2**64 else str(value)
+    if type(value) is dict:
+        return {key: _big_ints_as_text(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_big_ints_as_text(item) for item in value]
+    return value
 
 
 def _map_header_length(count: int) -> int:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shipper.forward.protocol import decode_packed_entries
 from shipper.processing.options import ProcessingOptions, compile_processing
 from shipper.wrap.records import ACCELERATED, IdSource, RecordBuilder, RecordOptions
 
@@ -65,3 +66,18 @@ def test_the_common_filters_send_no_json_line_back_to_python(filters, monkeypatc
              b'{"message": "done", "log.level": "info"}'] * 50
     builder.pack(lines, 0, 1 << 20, 1 << 30, NOW)
     assert handed_back == []
+
+
+@pytest.mark.parametrize("accelerated", [pytest.param(True, marks=needs_extension), False], ids=["c", "python"])
+@pytest.mark.parametrize("filters", [[("--redact-keys", "password")], [("--remove", "password")],
+                                     [("--redact-pattern", "credit-card")]])
+def test_an_integer_beyond_64_bits_does_not_undo_the_filters(filters, accelerated):
+    line = b'{"password": "hunter2", "card": "4111 1111 1111 1111", "n": 123456789012345678901234567890}'
+    options = ProcessingOptions(filters=tuple(filters))
+    builder = RecordBuilder("stdout", RecordOptions(processing=compile_processing(options, ("time",), ())),
+                            IdSource(), accelerated=accelerated)
+    body, _ = builder.pack([line], 0, 1 << 20, 1 << 30, NOW)
+    (_, record), = decode_packed_entries(body)
+    assert b"hunter2" not in body if filters[0][0] != "--redact-pattern" else b"4111 1111" not in body
+    assert record["n"] == "123456789012345678901234567890"
+    assert build([line], filters, accelerated) == build([line], filters, not accelerated)
