@@ -21,6 +21,8 @@ from .throttle import Rate
 
 FILTER_FLAGS = ("--drop", "--keep", "--rename", "--remove", "--redact-keys", "--redact-pattern")
 _RATE = re.compile(r"(\d+)/(s|m)(?::(\d+))?")
+# A bucket larger than this is no limit; and what a batch may ship must fit the C pass's 64 bits.
+MAX_RATE = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -142,4 +144,6 @@ def parse_rate(text: str) -> Rate:
                           "100/s, 6000/m:1000")
     count = int(match.group(1))
     burst = int(match.group(3)) if match.group(3) else count
+    if count > MAX_RATE or burst > MAX_RATE:
+        raise ConfigError(f"--throttle {text!r}: N and BURST may be at most {MAX_RATE}")
     return Rate(count, 1.0 if match.group(2) == "s" else 60.0, burst)

@@ -46,6 +46,11 @@ def test_a_bad_throttle_says_how_to_write_one(rate):
     assert error(throttle=rate).startswith(f"--throttle {rate!r}: write N/s or N/m")
 
 
+@pytest.mark.parametrize("rate", ["9999999999999999999/s", "10/s:9999999999999999999", "1000000001/m"])
+def test_a_throttle_beyond_what_a_batch_can_count_is_refused(rate):
+    assert error(throttle=rate) == f"--throttle {rate!r}: N and BURST may be at most 1000000000"
+
+
 def test_types_without_a_parser_is_refused():
     assert error(types="a:int").startswith("--types applies to parsed lines: add --parse")
 
