@@ -59,6 +59,8 @@ def compile_processing(options: ProcessingOptions, time_keys: Sequence[str],
     elif options.types or options.time_format:
         flag = "--types" if options.types else "--time-format"
         raise ConfigError(f"{flag} applies to parsed lines: add --parse (logfmt, regex:PATTERN or a preset)")
+    for flag, value in options.filters:
+        utf8(flag, value)
     steps = [step_of(flag, value, reserved) for flag, value in options.filters]
     rate = parse_rate(options.throttle) if options.throttle else None
     if parser is None and not steps and rate is None:
@@ -81,6 +83,14 @@ def backtracking(options: ProcessingOptions) -> tuple[str, ...]:
                  "does not match, and logwrap reads nothing while it runs; make the inner repeat "
                  "possessive (x++) or atomic ((?>...)), or bound it" for flag, value, regex in given
                  if nested_repeat(regex))
+
+
+def utf8(flag: str, value: str) -> None:
+    """A value from argv that is not UTF-8 (surrogate escapes) can never name a field or match."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ConfigError(f"{flag} {value!r}: not valid UTF-8") from None
 
 
 def step_of(flag: str, value: str, reserved: Collection[str]) -> Step:

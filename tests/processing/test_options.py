@@ -51,6 +51,12 @@ def test_a_throttle_beyond_what_a_batch_can_count_is_refused(rate):
     assert error(throttle=rate) == f"--throttle {rate!r}: N and BURST may be at most 1000000000"
 
 
+@pytest.mark.parametrize("flag", ["--drop", "--rename", "--remove"])
+def test_a_filter_that_is_not_utf8_is_refused(flag):
+    value = "a=\udcff" if flag != "--remove" else "\udcff"  # what Python makes of argv's byte 0xff
+    assert error((flag, value)) == f"{flag} {value!r}: not valid UTF-8"
+
+
 def test_types_without_a_parser_is_refused():
     assert error(types="a:int").startswith("--types applies to parsed lines: add --parse")
 
