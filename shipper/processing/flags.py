@@ -35,23 +35,33 @@ class OrderedCommand(click.Command):
         return parser
 
 
+class _OnePerLine(click.types.StringParamType):
+    """A repeatable option's environment variable holds one value per line: a value or a regex
+    may hold spaces, which Click's default (split on whitespace) would cut into several."""
+
+    def split_envvar_value(self, rv: str) -> list[str]:
+        return [line for line in (rv or "").splitlines() if line.strip()]
+
+
+_LINES = _OnePerLine()
+
 _OPTIONS = [
-    click.option("--parse", "parse", multiple=True, metavar="NAME",
+    click.option("--parse", "parse", multiple=True, type=_LINES, metavar="NAME",
                  help="Parse lines that are not JSON: logfmt, regex:PATTERN, nginx, apache, gunicorn or "
                       "python. Repeat: the first that matches wins."),
     click.option("--types", metavar="FIELD:TYPE,...", help="Type parsed fields: int, float or bool."),
     click.option("--time-format", metavar="STRFTIME",
                  help="Format of a parsed time field (like %d/%b/%Y:%H:%M:%S %z): it becomes the event "
                       "time."),
-    click.option("--drop", multiple=True, metavar="FIELD=VALUE|FIELD~REGEX",
+    click.option("--drop", multiple=True, type=_LINES, metavar="FIELD=VALUE|FIELD~REGEX",
                  help="Leave out matching records."),
-    click.option("--keep", multiple=True, metavar="FIELD=VALUE|FIELD~REGEX",
+    click.option("--keep", multiple=True, type=_LINES, metavar="FIELD=VALUE|FIELD~REGEX",
                  help="Keep only matching records."),
-    click.option("--rename", multiple=True, metavar="OLD=NEW", help="Rename a field."),
-    click.option("--remove", multiple=True, metavar="FIELD", help="Remove a field."),
-    click.option("--redact-keys", multiple=True, metavar="WORDS",
+    click.option("--rename", multiple=True, type=_LINES, metavar="OLD=NEW", help="Rename a field."),
+    click.option("--remove", multiple=True, type=_LINES, metavar="FIELD", help="Remove a field."),
+    click.option("--redact-keys", multiple=True, type=_LINES, metavar="WORDS",
                  help="Mask the values of keys containing these comma-separated words, at any depth."),
-    click.option("--redact-pattern", multiple=True, metavar="NAME=REGEX|NAME",
+    click.option("--redact-pattern", multiple=True, type=_LINES, metavar="NAME=REGEX|NAME",
                  help="Mask what REGEX finds in string values; built in: credit-card, bearer-token, "
                       "aws-access-key."),
     click.option("--throttle", metavar="N/s|N/m[:BURST]",

@@ -90,6 +90,13 @@ def test_filters_can_come_from_the_environment(forward_receiver):
     assert messages(forward_receiver) == ["req 2"]
 
 
+def test_an_environment_variable_holds_one_filter_per_line_and_values_may_hold_spaces(forward_receiver):
+    env = {**os.environ, "LOGWRAP_DROP": "message=req 1\nmessage=done\n"}
+    done = run_logwrap(forward_receiver.url, command=printing(LINES), env=env)
+    assert done.returncode == 0, done.stderr
+    assert messages(forward_receiver) == ["req 2"]
+
+
 def test_shipper_send_parses_filters_and_counts(forward_receiver):
     lines = b'level=info msg=kept\nlevel=debug msg=noise\n{"message": "json", "level": "info"}\n'
     done = run_send("--to", forward_receiver.url, "--parse", "logfmt", "--drop", "level=debug", input=lines)
