@@ -77,10 +77,14 @@ class RedactPatterns:
 
     @staticmethod
     def _mask(match: re.Match[str]) -> str:
+        if match.start() == match.end():
+            return ""  # a pattern that can match nothing (x=, x=a*) masks only what it finds
         if match.re is _CARD and not luhn(re.sub(r"\D", "", match.group())):
             return match.group()
         if "secret" in match.re.groupindex and match.group("secret") is not None:
             start, end = match.span("secret")
+            if start == end:
+                return match.group()
             whole = match.group()
             offset = match.start()
             return whole[: start - offset] + MASK + whole[end - offset:]

@@ -45,3 +45,9 @@ def test_a_pattern_with_a_secret_group_masks_only_that_group():
 
 def test_numbers_and_keys_are_left_alone():
     assert patterns("credit-card")({"4111111111111111": 4111111111111111}) == {"4111111111111111": 4111111111111111}
+
+
+def test_a_pattern_that_can_match_nothing_masks_only_what_it_finds():
+    import re
+    redact = RedactPatterns([Pattern("x", re.compile(r"a*")), Pattern("y", re.compile(r"k=(?P<secret>\d*)"))])
+    assert redact({"message": "hi aa k= k=1"}) == {"message": f"hi {MASK} k= k={MASK}"}
