@@ -156,11 +156,12 @@ def send(to: str, tag: str, input_format: str, message_key: str, time_key: str |
     processing = compile_processing(processing_config(options), time_keys, ())
     for warning in () if processing is None else processing.warnings:
         log(f"warning: {warning}")
-    if processing is not None and processing.parser is not None and time_key is None:
-        time_key = "@timestamp"  # where the parsers put a line's time
+    parsing = processing is not None and processing.parser is not None
+    # Parsed lines carry their time where logwrap reads it: the first of its time keys.
+    time_from = time_key or (DEFAULT_TIME_KEYS if parsing else None)
     config = SendConfig(
         to=address, tag=tag, input_format=input_format, message_key=message_key,
-        time_key=time_key, strict=strict, integer_time=time_as_integer, gzip=compress == "gzip",
+        time_key=time_from, strict=strict, integer_time=time_as_integer, gzip=compress == "gzip",
         mode=mode, limits=BatchLimits(batch_records, batch_bytes, flush_interval),
         client=client_options([address], log, retry_limit=retry_limit, **options), processing=processing,
     )

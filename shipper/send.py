@@ -35,7 +35,7 @@ class SendConfig:
     tag: str
     input_format: str = "json"
     message_key: str = "message"
-    time_key: str | None = None
+    time_key: str | tuple[str, ...] | None = None  # a tuple: the first of them a record has
     strict: bool = False
     integer_time: bool = False
     gzip: bool = False

@@ -32,14 +32,15 @@ class InputReader:
     def __init__(
         self,
         message_key: str = "message",
-        time_key: str | None = None,
+        time_key: str | tuple[str, ...] | None = None,
         strict: bool = False,
         integer_time: bool = False,
         parse: Callable[[str], dict[str, Any] | None] | None = None,
     ) -> None:
         self.message_key = message_key
         self.parse = parse
-        self.time_key = time_key
+        # the first of these a record has holds its time (--parse: those logwrap reads)
+        self.time_keys = (time_key,) if isinstance(time_key, str) else time_key or ()
         self.strict = strict
         self.integer_time = integer_time
         self.warnings: list[str] = []
@@ -53,7 +54,7 @@ class InputReader:
             return []
         records = self._records(data)
         wire_now = to_wire(now_ns, self.integer_time)
-        if self.time_key is None:
+        if not self.time_keys:
             return list(zip(repeat(wire_now), records))
         return [(self._time_of(record, wire_now), record) for record in records]
 
@@ -61,16 +62,16 @@ class InputReader:
         raise NotImplementedError
 
     def _time_of(self, record: dict[Any, Any], default: object) -> object:
-        if self.time_key not in record:
+        key = next((key for key in self.time_keys if key in record), None)
+        if key is None:
             return default
-        ns = parse_time(record[self.time_key])
+        ns = parse_time(record[key])
         try:
             if ns is not None:
                 return to_wire(ns, self.integer_time)
         except LocalProtocolError:
             pass  # outside 1970..2106: Forward cannot carry it
-        self._warn(f"{self.time_key}={record[self.time_key]!r:.40} is not a time Forward can carry; "
-                   "using the time it was read")
+        self._warn(f"{key}={record[key]!r:.40} is not a time Forward can carry; using the time it was read")
         return default
 
     def _bad(self, where: str, problem: str, value: object) -> dict[Any, Any] | None:

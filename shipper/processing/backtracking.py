@@ -13,7 +13,7 @@ from typing import Any
 
 try:
     from re import _constants as sre  # type: ignore[attr-defined]
-    from re import _parser as sre_parse
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
 except ImportError:  # Python 3.10
     import sre_constants as sre  # type: ignore[no-redef]
     import sre_parse  # type: ignore[no-redef]

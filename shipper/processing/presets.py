@@ -101,6 +101,7 @@ _asctime = TimeFormat(ASCTIME_FORMAT)
 
 def _access_parser(pattern: re.Pattern[str]) -> Callable[[str], dict[str, Any] | None]:
     optional = tuple((group, field) for group, field in _OPTIONAL if group in pattern.groupindex)
+    assert len(optional) > 1  # so that match.group(*groups) is a tuple
     optional_groups = tuple(group for group, _ in optional)
     convert = _clf_time.convert
 
@@ -127,8 +128,7 @@ def _access_parser(pattern: re.Pattern[str]) -> Callable[[str], dict[str, Any] |
                 record["http.version"] = version
         record["http.response.status_code"] = int(status)
         record["http.response.body.bytes"] = 0 if size == "-" else int(size)
-        values = match.group(*optional_groups) if len(optional_groups) > 1 else (match.group(*optional_groups),)
-        for (_, field), value in zip(optional, values):
+        for (_, field), value in zip(optional, match.group(*optional_groups), strict=True):
             if value is not None and value != "-":
                 record[field] = value
         return record

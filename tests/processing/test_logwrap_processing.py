@@ -104,3 +104,12 @@ def test_shipper_send_parses_filters_and_counts(forward_receiver):
     assert forward_receiver.records == [{"level": "info", "msg": "kept"},
                                                                 {"message": "json", "level": "info"}]
     assert done.stderr.decode().startswith("shipper send: 3 records read, 1 filtered, 0 throttled, 2 delivered")
+
+
+def test_shipper_send_takes_a_parsed_time_field_as_the_event_time(forward_receiver):
+    done = run_send("--to", forward_receiver.url, "--format", "text", "--parse", r"regex:^(?P<time>\S+ \S+) (?P<message>.*)",
+                    "--time-format", "%d/%b/%Y:%H:%M:%S %z", input=b"01/Jan/2020:00:00:00 +0100 hello\n")
+    assert done.returncode == 0, done.stderr
+    (event,) = forward_receiver.events
+    assert event.record == {"time": "2019-12-31T23:00:00Z", "message": "hello"}
+    assert event.time == 1_577_833_200 * 10**9
