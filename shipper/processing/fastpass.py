@@ -1,4 +1,10 @@
-"""Which filters the C pass does on JSON lines, as the entries ``_fastpack.pack`` reads (sans-I/O).
+"""What the C pass does of the processing flags, as ``_fastpack.pack`` reads it (sans-I/O).
+
+The access-log presets: when the first ``--parse`` is nginx, apache or gunicorn, with no
+``--types`` or ``--time-format`` to change its fields, the C pass parses such lines itself, as
+the preset does (a test holds the two to the same bytes), and hands every other line to Python.
+
+The filters, on JSON lines and on the lines the C pass parses:
 
 The C pass sees a line's top-level keys once, in order, so it can only do filters whose order
 cannot matter: ``--drop``/``--keep`` on a field, ``--remove`` and ``--rename``, when no field
@@ -17,6 +23,7 @@ from typing import Any
 from .filters import Grep, Remove, Rename, Step
 
 PREFIX, REMOVE, RENAME, DROP_EXACT, KEEP_EXACT, DROP_SEARCH, KEEP_SEARCH = range(7)
+ACCESS_PRESETS = {"nginx": 1, "apache": 2, "gunicorn": 3}  # _fastpack's CLF_*
 MAX_ENTRIES = 32  # _fastpack's MAX_FILTERS
 
 Entry = tuple[int, bytes, Any]
@@ -52,6 +59,11 @@ def fast_filters(steps: Sequence[Step]) -> tuple[Entry, ...] | None:
     parents = sorted({parent for field in named for parent in _parents(field)})
     entries = [(PREFIX, parent.encode(), None) for parent in parents] + entries
     return tuple(entries) if len(entries) <= MAX_ENTRIES else None
+
+
+def access_preset(parse: Sequence[str], typed: bool) -> int:
+    """The preset the C pass parses lines with (0: none): the first parser, if its fields stay."""
+    return ACCESS_PRESETS.get(parse[0], 0) if parse and not typed else 0
 
 
 def overlap(a: str, b: str) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from .backtracking import nested_repeat
-from .fastpass import Entry, fast_filters
+from .fastpass import Entry, access_preset, fast_filters
 from .filters import Condition, Filters, Grep, Remove, Rename, Step
 from .parsers import LineParser, parse_types, parser_for
 from .redaction import BUILT_IN, Pattern, RedactKeys, RedactPatterns
@@ -41,6 +41,7 @@ class Processing:
     fast: tuple[Entry, ...] | None = None  # what the C pass does of the filters; None: Python
     rate: Rate | None = None
     warnings: tuple[str, ...] = ()  # to print at start
+    access: int = 0  # the access-log preset the C pass parses lines with (fastpass.ACCESS_PRESETS)
 
     @property
     def filtering(self) -> bool:
@@ -66,7 +67,9 @@ def compile_processing(options: ProcessingOptions, time_keys: Sequence[str],
     if parser is None and not steps and rate is None:
         return None
     filters = Filters(steps) if steps else None
-    return Processing(parser, filters, fast_filters(steps) if steps else (), rate, backtracking(options))
+    access = access_preset(options.parse, bool(options.types or options.time_format))
+    fast = fast_filters(steps) if steps else ()
+    return Processing(parser, filters, fast, rate, backtracking(options), access)
 
 
 def backtracking(options: ProcessingOptions) -> tuple[str, ...]:

@@ -877,6 +877,7 @@ typedef struct {
     PyObject *caught; /* list, or NULL: where entries of records that may carry a traceback go */
     Filters filters;
     long long quota;  /* records that may still be written; -1: no --throttle */
+    int access;       /* CLF_*: the preset whose lines this pass parses, before Python's parsers */
     Py_ssize_t filtered, throttled;
 } Context;
 
@@ -982,27 +983,154 @@ static Status filter_key(const Filters *f, Out *out, Py_ssize_t key_at, int *rem
     return OK;
 }
 
-/* One JSON line as a whole entry, or NOT_MINE (out is then left as it was). */
-static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *out) {
-    Py_ssize_t start = out->len;
-    Input in = {(const unsigned char *)line, (const unsigned char *)line + size};
+/* A record being written as an entry: what its keys have shown so far. The JSON pass and the
+ * access-line pass both write each key, call pair_key, write its value, call pair_value, and
+ * end with end_entry, so the filters, time keys, tally and Sentry catch work the same for both. */
+typedef struct {
+    Py_ssize_t start, map_at;
+    /* per time key: where its plain string value is in out (0: absent or null; -1: another kind) */
+    Py_ssize_t time_at[MAX_KEYS];
+    Py_ssize_t time_end[MAX_KEYS];
+    uint64_t count;
+    Keys keys;
+    Found found;
+    int catch;
+    uint32_t matched; /* bit i: filter i's field matched */
+    /* the pair being written */
+    Py_ssize_t key_at, key_offset, key_size;
+    int removed, time_index;
+    uint32_t greps; /* bit i: filter i matches on this key's value */
+} Record;
+
+static Status begin_entry(Out *out, Record *r) {
+    r->start = out->len;
     if (reserve(out, ENTRY_HEAD) < 0)
         return FAILED;
     out->len += ENTRY_HEAD;
-    Py_ssize_t map_at = open_header(out);
-    if (map_at < 0)
+    if ((r->map_at = open_header(out)) < 0)
         return FAILED;
-    /* per time key: where its plain string value is in out (0: absent or null; -1: another kind) */
-    Py_ssize_t time_at[MAX_KEYS] = {0};
-    Py_ssize_t time_end[MAX_KEYS] = {0};
-    uint64_t count = 0;
-    Keys keys; /* only count needs a value: an initializer would clear all 1 KiB of it each time */
-    keys.count = 0;
-    Found found;
-    found.mask = 0;
-    int catch = 0;
-    uint32_t matched = 0; /* bit i: filter i's field matched */
-    Status status = OK;
+    memset(r->time_at, 0, sizeof r->time_at);
+    r->count = 0;
+    r->keys.count = 0; /* only count needs a value: clearing all 1 KiB of keys each time would cost */
+    r->found.mask = 0;
+    r->catch = 0;
+    r->matched = 0;
+    return OK;
+}
+
+/* The key just written at r->key_at: the filters, the repeated-key check, logwrap's own keys,
+ * time keys and the Sentry catch. */
+static Status pair_key(Context *ctx, Out *out, Record *r) {
+    Status status;
+    r->removed = 0;
+    r->greps = 0;
+    if (ctx->filters.count > 0 && (status = filter_key(&ctx->filters, out, r->key_at, &r->removed, &r->greps)) != OK)
+        return status;
+    if (!r->removed && (status = new_key(&r->keys, out, r->key_at)) != OK)
+        return status; /* a removed key is written over: it is not kept among the keys */
+    const char *key = str_text(out, r->key_at, &r->key_size);
+    if (key_in(key, r->key_size, ctx->reserved) >= 0)
+        return NOT_MINE; /* the app sets a field logwrap sets: Python keeps the app's key in place */
+    r->time_index = r->removed ? -1 : key_in(key, r->key_size, ctx->time_keys);
+    if (ctx->caught != NULL && !r->catch && !r->removed)
+        r->catch = caught_key(key, r->key_size);
+    r->key_offset = key - out->data; /* writing the value may move out->data */
+    return OK;
+}
+
+/* The value just written at value_at (a str with no escapes when plain). */
+static Status pair_value(Context *ctx, Out *out, Record *r, Py_ssize_t value_at, int is_string, int plain) {
+    if (r->greps != 0) {
+        if (!is_string)
+            return NOT_MINE; /* a number, boolean or null is matched by its JSON text: Python */
+        for (int i = 0; i < ctx->filters.count; i++) {
+            if (!((r->greps >> i) & 1))
+                continue;
+            int hit = value_matches(&ctx->filters, i, out, value_at);
+            if (hit < 0)
+                return FAILED;
+            r->matched |= (uint32_t)hit << i;
+        }
+    }
+    if (r->removed) {
+        out->len = r->key_at;
+        return OK;
+    }
+    if (ctx->tally != NULL)
+        watch_key(ctx->tally, &r->found, out->data + r->key_offset, r->key_size, value_at, out->len);
+    if (r->time_index >= 0) {
+        int null = out->len - value_at == 1 && (unsigned char)out->data[value_at] == 0xC0;
+        r->time_at[r->time_index] = null ? 0 : is_string && plain ? value_at : -1;
+        r->time_end[r->time_index] = out->len;
+    }
+    r->count++;
+    return OK;
+}
+
+/* After the last pair: the filters' verdict, the throttle, the event time, logwrap's fields and
+ * the id. A record left out writes nothing and takes its id, as in Python. */
+static Status end_entry(Context *ctx, Out *out, Record *r) {
+    int filtered = ctx->filters.count > 0 && !kept(&ctx->filters, r->matched);
+    if (filtered || ctx->quota == 0) {
+        if (filtered)
+            ctx->filtered++;
+        else
+            ctx->throttled++;
+        out->len = r->start;
+        ctx->next_id++;
+        return OK;
+    }
+    Py_ssize_t start = r->start;
+    memcpy(out->data + start, "\x92\xd7\x00", 3);
+    memcpy(out->data + start + 2 + 1, ctx->read_time, 8);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ctx->time_keys); i++) {
+        if (r->time_at[i] == 0)
+            continue;
+        if (r->time_at[i] < 0)
+            return NOT_MINE; /* not a plain string: Python reads numbers and escaped text */
+        Py_ssize_t text_size;
+        Out view = {.data = out->data, .len = r->time_end[i]};
+        const char *text = str_text(&view, r->time_at[i], &text_size);
+        if (!event_time(text, text_size, out->data + start + 3))
+            return NOT_MINE;
+        break;
+    }
+    if (ctx->tally != NULL && r->found.mask != 0 && observe(ctx->tally, &r->found, out->data) < 0)
+        return FAILED;
+    if (put(out, ctx->fields, ctx->fields_size) < 0)
+        return FAILED;
+    char id[24];
+    int id_size = snprintf(id, sizeof id, "%llu", ctx->next_id);
+    Py_ssize_t prefix_size;
+    const char *prefix = PyUnicode_AsUTF8AndSize(ctx->id_prefix, &prefix_size);
+    if (prefix == NULL)
+        return FAILED;
+    Py_ssize_t id_at = open_header(out);
+    if (id_at < 0 || put(out, prefix, prefix_size) < 0 || put(out, id, id_size) < 0)
+        return FAILED;
+    close_header(out, id_at, (uint64_t)(prefix_size + id_size), STR);
+    /* the map's body moves when its header shrinks: the id is written first, as above */
+    close_header(out, r->map_at, r->count + (uint64_t)ctx->field_count, MAP);
+    ctx->next_id++;
+    if (ctx->quota > 0)
+        ctx->quota--;
+    if (r->catch) {
+        PyObject *entry = PyBytes_FromStringAndSize(out->data + start, out->len - start);
+        int failed = entry == NULL || PyList_Append(ctx->caught, entry) < 0;
+        Py_XDECREF(entry);
+        if (failed)
+            return FAILED;
+    }
+    return OK;
+}
+
+/* One JSON line as a whole entry, or NOT_MINE (out is then left as it was). */
+static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *out) {
+    Input in = {(const unsigned char *)line, (const unsigned char *)line + size};
+    Record r;
+    Status status = begin_entry(out, &r);
+    if (status != OK)
+        return status;
     in.p++;
     skip_space(&in);
     int empty = in.p < in.end && *in.p == '}';
@@ -1010,25 +1138,11 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
         in.p++;
     while (!empty) {
         int plain;
-        Py_ssize_t key_at = out->len;
+        r.key_at = out->len;
         if (in.p >= in.end || *in.p != '"')
             goto not_mine;
-        if ((status = string(&in, out, &plain)) != OK)
+        if ((status = string(&in, out, &plain)) != OK || (status = pair_key(ctx, out, &r)) != OK)
             goto done;
-        int removed = 0;
-        uint32_t greps = 0; /* bit i: filter i matches on this key's value */
-        if (ctx->filters.count > 0 && (status = filter_key(&ctx->filters, out, key_at, &removed, &greps)) != OK)
-            goto done;
-        if (!removed && (status = new_key(&keys, out, key_at)) != OK)
-            goto done; /* a removed key is written over: it is not kept among the keys */
-        Py_ssize_t key_size;
-        const char *key = str_text(out, key_at, &key_size);
-        if (key_in(key, key_size, ctx->reserved) >= 0)
-            goto not_mine; /* the app sets a field logwrap sets: Python keeps the app's key in place */
-        int time_index = removed ? -1 : key_in(key, key_size, ctx->time_keys);
-        if (ctx->caught != NULL && !catch && !removed)
-            catch = caught_key(key, key_size);
-        Py_ssize_t key_offset = key - out->data; /* writing the value may move out->data */
         skip_space(&in);
         if (in.p >= in.end || *in.p != ':')
             goto not_mine;
@@ -1040,33 +1154,8 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
             status = string(&in, out, &plain);
         else
             status = value(&in, out, 1);
-        if (status != OK)
+        if (status != OK || (status = pair_value(ctx, out, &r, value_at, is_string, plain)) != OK)
             goto done;
-        if (greps != 0) {
-            if (!is_string)
-                goto not_mine; /* a number, boolean or null is matched by its JSON text: Python */
-            for (int i = 0; i < ctx->filters.count; i++) {
-                if (!((greps >> i) & 1))
-                    continue;
-                int hit = value_matches(&ctx->filters, i, out, value_at);
-                if (hit < 0)
-                    return FAILED;
-                matched |= (uint32_t)hit << i;
-            }
-        }
-        if (removed) {
-            out->len = key_at;
-            goto next;
-        }
-        if (ctx->tally != NULL)
-            watch_key(ctx->tally, &found, out->data + key_offset, key_size, value_at, out->len);
-        if (time_index >= 0) {
-            int null = out->len - value_at == 1 && (unsigned char)out->data[value_at] == 0xC0;
-            time_at[time_index] = null ? 0 : is_string && plain ? value_at : -1;
-            time_end[time_index] = out->len;
-        }
-        count++;
-    next:
         skip_space(&in);
         if (in.p < in.end && *in.p == ',') {
             in.p++;
@@ -1082,65 +1171,286 @@ static Status json_entry(const char *line, Py_ssize_t size, Context *ctx, Out *o
     skip_space(&in);
     if (in.p != in.end)
         goto not_mine;
-    if (ctx->filters.count > 0 && !kept(&ctx->filters, matched)) {
-        ctx->filtered++;
-        goto left_out;
-    }
-    if (ctx->quota == 0) {
-        ctx->throttled++;
-        goto left_out;
-    }
-    memcpy(out->data + start, "\x92\xd7\x00", 3);
-    memcpy(out->data + start + 2 + 1, ctx->read_time, 8);
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ctx->time_keys); i++) {
-        if (time_at[i] == 0)
-            continue;
-        if (time_at[i] < 0)
-            goto not_mine; /* not a plain string: Python reads numbers and escaped text */
-        Py_ssize_t text_size;
-        Out view = {.data = out->data, .len = time_end[i]};
-        const char *text = str_text(&view, time_at[i], &text_size);
-        if (!event_time(text, text_size, out->data + start + 3))
-            goto not_mine;
-        break;
-    }
-    if (ctx->tally != NULL && found.mask != 0 && observe(ctx->tally, &found, out->data) < 0)
-        return FAILED;
-    if (put(out, ctx->fields, ctx->fields_size) < 0)
-        return FAILED;
-    char id[24];
-    int id_size = snprintf(id, sizeof id, "%llu", ctx->next_id);
-    Py_ssize_t prefix_size;
-    const char *prefix = PyUnicode_AsUTF8AndSize(ctx->id_prefix, &prefix_size);
-    if (prefix == NULL)
-        return FAILED;
-    Py_ssize_t id_at = open_header(out);
-    if (id_at < 0 || put(out, prefix, prefix_size) < 0 || put(out, id, id_size) < 0)
-        return FAILED;
-    close_header(out, id_at, (uint64_t)(prefix_size + id_size), STR);
-    /* the map's body moves when its header shrinks: the id is written first, as above */
-    close_header(out, map_at, count + (uint64_t)ctx->field_count, MAP);
-    ctx->next_id++;
-    if (ctx->quota > 0)
-        ctx->quota--;
-    if (catch) {
-        PyObject *entry = PyBytes_FromStringAndSize(out->data + start, out->len - start);
-        int failed = entry == NULL || PyList_Append(ctx->caught, entry) < 0;
-        Py_XDECREF(entry);
-        if (failed)
-            return FAILED;
-    }
-    return OK;
-left_out: /* filtered or throttled: the record takes its id, as in Python, and writes nothing */
-    out->len = start;
-    ctx->next_id++;
-    return OK;
+    status = end_entry(ctx, out, &r);
+    goto done;
 not_mine:
     status = NOT_MINE;
 done:
     if (status == NOT_MINE)
-        out->len = start;
+        out->len = r.start;
     return status;
+}
+
+/* ---- Access lines: shipper.processing.presets' nginx, apache and gunicorn in one pass ----
+ *
+ * The presets are regexes whose every part ends where the next begins (a token at a space, a
+ * quoted string at its unescaped quote), so a scan reads them the same way. This pass only takes
+ * the common shape: valid UTF-8, a "DD/Mon/YYYY:HH:MM:SS +HHMM" time in 1970..2105, a request
+ * "METHOD TARGET[ HTTP/N.N]", decimal numbers that fit; any other line goes to Python, which
+ * decides (and may still parse it). The fields are written in the preset's order, through the
+ * same steps as a JSON line's keys. */
+enum { CLF_NONE, CLF_NGINX, CLF_APACHE, CLF_GUNICORN };
+
+typedef struct {
+    const unsigned char *at;
+    Py_ssize_t size;
+} Span;
+
+static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+static int valid_utf8(const unsigned char *p, const unsigned char *end) {
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        int size = utf8_char(p, end);
+        if (size == 0)
+            return 0;
+        p += size;
+    }
+    return 1;
+}
+
+/* \S* from p: the span, and where it ends. */
+static const unsigned char *token(const unsigned char *p, const unsigned char *end, Span *span) {
+    span->at = p;
+    while (p < end && !is_space(*p))
+        p++;
+    span->size = p - span->at;
+    return p;
+}
+
+static const unsigned char *literal_at(const unsigned char *p, const unsigned char *end, const char *text) {
+    size_t size = strlen(text);
+    return p != NULL && (size_t)(end - p) >= size && memcmp(p, text, size) == 0 ? p + size : NULL;
+}
+
+/* "[^"\\]*(?:\\.[^"\\]*)*": the text between the quotes, escapes as written. */
+static const unsigned char *quoted_at(const unsigned char *p, const unsigned char *end, Span *span) {
+    if (p == NULL || p >= end || *p != '"')
+        return NULL;
+    span->at = ++p;
+    while (p < end && *p != '"') {
+        if (*p == '\\') {
+            if (p + 1 >= end || p[1] == '\n')
+                return NULL;
+            p++;
+        }
+        p++;
+    }
+    if (p >= end)
+        return NULL;
+    span->size = p - span->at;
+    return p + 1;
+}
+
+static int digits_only(Span s) {
+    for (Py_ssize_t i = 0; i < s.size; i++)
+        if (s.at[i] < '0' || s.at[i] > '9')
+            return 0;
+    return s.size > 0;
+}
+
+static int is_dash(Span s) { return s.size == 1 && s.at[0] == '-'; }
+
+typedef struct {
+    Span address, user, time, request, status, bytes, referrer, agent, forwarded; /* at NULL: absent */
+} Access;
+
+/* The line as the preset's regex reads it (fullmatch), or 0. */
+static int access_fields(const unsigned char *p, const unsigned char *end, int variant, Access *a) {
+    memset(a, 0, sizeof *a);
+    Span ident;
+    p = token(p, end, &a->address);
+    if (a->address.size == 0 && variant != CLF_GUNICORN)
+        return 0;
+    p = literal_at(p, end, " ");
+    if (p != NULL && variant == CLF_APACHE) {
+        p = token(p, end, &ident);
+        p = ident.size > 0 ? literal_at(p, end, " ") : NULL;
+    } else {
+        p = literal_at(p, end, "- ");
+    }
+    if (p == NULL)
+        return 0;
+    p = token(p, end, &a->user);
+    if (a->user.size == 0 || (p = literal_at(p, end, " [")) == NULL)
+        return 0;
+    a->time.at = p;
+    while (p < end && *p != ']')
+        p++;
+    a->time.size = p - a->time.at;
+    p = quoted_at(literal_at(p, end, "] "), end, &a->request);
+    if ((p = literal_at(p, end, " ")) == NULL || end - p < 4)
+        return 0;
+    a->status = (Span){p, 3};
+    if (!digits_only(a->status) || p[3] != ' ')
+        return 0;
+    p = token(p + 4, end, &a->bytes);
+    if (!is_dash(a->bytes) && !digits_only(a->bytes))
+        return 0;
+    if (p == end && variant == CLF_APACHE)
+        return 1;
+    p = quoted_at(literal_at(p, end, " "), end, &a->referrer);
+    p = quoted_at(literal_at(p, end, " "), end, &a->agent);
+    if (p != NULL && p < end && variant == CLF_NGINX)
+        p = quoted_at(literal_at(p, end, " "), end, &a->forwarded);
+    return p == end;
+}
+
+static int two(const unsigned char *s) {
+    return s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' ? (s[0] - '0') * 10 + s[1] - '0' : -1;
+}
+
+/* "DD/Mon/YYYY:HH:MM:SS +HHMM" as RFC 3339 UTC text and epoch seconds; 0 for any other shape. */
+static int clf_time(Span t, char text[21]) {
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    const unsigned char *s = t.at;
+    if (t.size != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' ||
+        s[20] != ' ' || (s[21] != '+' && s[21] != '-'))
+        return 0;
+    int month = 0;
+    while (month < 12 && memcmp(months + 3 * month, s + 3, 3) != 0)
+        month++;
+    int day = two(s), hi = two(s + 7), lo = two(s + 9), hour = two(s + 12), minute = two(s + 15);
+    int second = two(s + 18), zone_h = two(s + 22), zone_m = two(s + 24);
+    if (month == 12 || day < 1 || hi < 0 || lo < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+        second < 0 || second > 59 || zone_h < 0 || zone_h > 23 || zone_m < 0 || zone_m > 59)
+        return 0;
+    int year = hi * 100 + lo;
+    static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > month_days[month] + (month == 1 && leap))
+        return 0;
+    int64_t offset = (zone_h * 3600 + zone_m * 60) * (s[21] == '-' ? -1 : 1);
+    int64_t seconds = days_from_civil(year, (unsigned)month + 1, (unsigned)day) * 86400 + hour * 3600 +
+                      minute * 60 + second - offset;
+    if (seconds < 0 || seconds > 0xFFFFFFFFLL)
+        return 0;
+    int64_t days = seconds / 86400, rest = seconds % 86400;
+    /* civil_from_days (Howard Hinnant) */
+    days += 719468;
+    int64_t era = days / 146097;
+    unsigned doe = (unsigned)(days - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+    /* y is 1970..2106, within 4 digits: written digit by digit, as "YYYY-MM-DDTHH:MM:SSZ" */
+    int parts[6] = {(int)(y / 100), (int)(y % 100), (int)m, (int)d, (int)(rest / 3600), (int)(rest / 60 % 60)};
+    static const char after[] = "\0--T::";
+    char *at = text;
+    for (int i = 0; i < 6; i++) {
+        *at++ = (char)('0' + parts[i] / 10);
+        *at++ = (char)('0' + parts[i] % 10);
+        if (after[i])
+            *at++ = after[i];
+    }
+    *at++ = (char)('0' + rest % 60 / 10);
+    *at++ = (char)('0' + rest % 10);
+    *at++ = 'Z';
+    *at = '\0';
+    return 1;
+}
+
+/* "METHOD TARGET[ HTTP/N[.N]]" as _REQUEST reads it; 0 for any other shape. */
+static int request_parts(Span r, Span *method, Span *target, Span *version) {
+    static const char token_chars[] = "-!#$%&'*+.^_`|~";
+    const unsigned char *p = r.at, *end = r.at + r.size;
+    method->at = p;
+    while (p < end && ((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                       (*p && strchr(token_chars, *p) != NULL)))
+        p++;
+    method->size = p - method->at;
+    if (method->size == 0 || (p = literal_at(p, end, " ")) == NULL)
+        return 0;
+    p = token(p, end, target);
+    version->at = NULL;
+    if (target->size == 0)
+        return 0;
+    if (p == end)
+        return 1;
+    if ((p = literal_at(p, end, " HTTP/")) == NULL)
+        return 0;
+    version->at = p;
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    if (p == version->at)
+        return 0;
+    if (p < end && *p == '.') {
+        const unsigned char *fraction = ++p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == fraction)
+            return 0;
+    }
+    version->size = p - version->at;
+    return p == end;
+}
+
+static Status put_text(Out *out, const void *text, Py_ssize_t size) {
+    Py_ssize_t at = open_header(out);
+    if (at < 0 || put(out, text, size) < 0)
+        return FAILED;
+    close_header(out, at, (uint64_t)size, STR);
+    return OK;
+}
+
+/* One field of an access line's record: its key, then its value (a str, or the digits of an
+ * integer when number is set). */
+static Status access_pair(Context *ctx, Out *out, Record *r, const char *key, Span value, int integer) {
+    Status status;
+    r->key_at = out->len;
+    if ((status = put_text(out, key, (Py_ssize_t)strlen(key))) != OK || (status = pair_key(ctx, out, r)) != OK)
+        return status;
+    Py_ssize_t value_at = out->len;
+    if (integer) {
+        Input in = {value.at, value.at + value.size};
+        status = number(&in, out); /* leading zeros and more than 18 digits: Python */
+    } else {
+        status = put_text(out, value.at, value.size);
+    }
+    if (status != OK)
+        return status;
+    return pair_value(ctx, out, r, value_at, !integer, 1);
+}
+
+static Status access_entry(const char *line, Py_ssize_t size, int variant, Context *ctx, Out *out) {
+    const unsigned char *p = (const unsigned char *)line, *end = p + size;
+    Access a;
+    Span method, target, version;
+    char stamp[21];
+    if (!access_fields(p, end, variant, &a) || !valid_utf8(p, end) || !clf_time(a.time, stamp) ||
+        !request_parts(a.request, &method, &target, &version))
+        return NOT_MINE;
+    Record r;
+    Status status = begin_entry(out, &r);
+    static const Span zero = {(const unsigned char *)"0", 1};
+    if (status != OK ||
+        (status = access_pair(ctx, out, &r, "message", (Span){p, size}, 0)) != OK ||
+        (a.address.size > 0 && (status = access_pair(ctx, out, &r, "source.address", a.address, 0)) != OK) ||
+        (!is_dash(a.user) && (status = access_pair(ctx, out, &r, "user.name", a.user, 0)) != OK) ||
+        (status = access_pair(ctx, out, &r, "@timestamp", (Span){(const unsigned char *)stamp, 20}, 0)) != OK ||
+        (status = access_pair(ctx, out, &r, "http.request.method", method, 0)) != OK ||
+        (status = access_pair(ctx, out, &r, "url.original", target, 0)) != OK ||
+        (version.at != NULL && (status = access_pair(ctx, out, &r, "http.version", version, 0)) != OK) ||
+        (status = access_pair(ctx, out, &r, "http.response.status_code", a.status, 1)) != OK ||
+        (status = access_pair(ctx, out, &r, "http.response.body.bytes", is_dash(a.bytes) ? zero : a.bytes, 1))
+            != OK ||
+        (a.referrer.at != NULL && !is_dash(a.referrer) &&
+         (status = access_pair(ctx, out, &r, "http.request.referrer", a.referrer, 0)) != OK) ||
+        (a.agent.at != NULL && !is_dash(a.agent) &&
+         (status = access_pair(ctx, out, &r, "user_agent.original", a.agent, 0)) != OK) ||
+        (a.forwarded.at != NULL && !is_dash(a.forwarded) &&
+         (status = access_pair(ctx, out, &r, "http.request.headers.x_forwarded_for", a.forwarded, 0)) != OK) ||
+        (status = end_entry(ctx, out, &r)) != OK) {
+        if (status == NOT_MINE)
+            out->len = r.start;
+        return status;
+    }
+    return OK;
 }
 
 static Status slow_entry(PyObject *item, Context *ctx, Out *out) {
@@ -1188,14 +1498,16 @@ static int tuple_of_bytes(PyObject *keys, const char *name, Py_ssize_t limit) {
 
 PyDoc_STRVAR(pack_doc,
     "pack(items, start, max_records, max_bytes, fields, field_count, reserved, time_keys,\n"
-    "     id_prefix, next_id, read_time, slow, tally=None, caught=None, filters=None, quota=-1)\n"
+    "     id_prefix, next_id, read_time, slow, tally=None, caught=None, filters=None, quota=-1,\n"
+    "     access=0)\n"
     "    -> (body, next_start, next_id, filtered, throttled)\n\n"
     "Packed Forward entries for items[start:], stopping after max_records entries or once the\n"
     "body reaches max_bytes; with a tally, the metrics in the records taken are counted too,\n"
     "with a list caught, the entries of JSON records that may carry a traceback are appended;\n"
     "filters (see shipper.processing.fastpass) leave records out, and once quota records are\n"
     "written the rest are throttled. slow(item, event_id, throttled) returns an entry, b'' for\n"
-    "a record filtered out, or None for one throttled.");
+    "a record filtered out, or None for one throttled. With access (1 nginx, 2 apache,\n"
+    "3 gunicorn: the first --parse), lines that are not JSON are parsed as that preset does.");
 
 static PyObject *pack_items(PyObject *items, Py_ssize_t start, Py_ssize_t max_records, Py_ssize_t max_bytes,
                             Context *context, const char *read_time, Py_ssize_t read_size);
@@ -1206,11 +1518,12 @@ static PyObject *pack(PyObject *module, PyObject *args) {
     const char *read_time;
     Context ctx;
     ctx.quota = -1;
+    ctx.access = 0; /* CLF_NONE */
     ctx.filtered = ctx.throttled = 0;
-    if (!PyArg_ParseTuple(args, "O!nnny#nO!O!UKy#O|OOOL:pack", &PyList_Type, &items, &start, &max_records,
+    if (!PyArg_ParseTuple(args, "O!nnny#nO!O!UKy#O|OOOLi:pack", &PyList_Type, &items, &start, &max_records,
                           &max_bytes, &ctx.fields, &ctx.fields_size, &ctx.field_count, &PyTuple_Type,
                           &ctx.reserved, &PyTuple_Type, &ctx.time_keys, &ctx.id_prefix, &ctx.next_id,
-                          &read_time, &read_size, &ctx.slow, &tally_arg, &caught_arg, &filters_arg, &ctx.quota))
+                          &read_time, &read_size, &ctx.slow, &tally_arg, &caught_arg, &filters_arg, &ctx.quota, &ctx.access))
         return NULL;
     if (parse_filters(filters_arg, &ctx.filters) < 0)
         return NULL;
@@ -1257,6 +1570,8 @@ static PyObject *pack_items(PyObject *items, Py_ssize_t start, Py_ssize_t max_re
         Status status = NOT_MINE;
         if (PyBytes_CheckExact(item) && PyBytes_GET_SIZE(item) > 0 && PyBytes_AS_STRING(item)[0] == '{')
             status = json_entry(PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item), &ctx, &out);
+        else if (ctx.access != CLF_NONE && PyBytes_CheckExact(item))
+            status = access_entry(PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item), ctx.access, &ctx, &out);
         if (status == NOT_MINE)
             status = slow_entry(item, &ctx, &out);
         Py_DECREF(item);

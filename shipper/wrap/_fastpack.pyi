@@ -20,6 +20,7 @@ def pack(
     caught: list[bytes] | None = None,
     filters: tuple[tuple[int, bytes, Any], ...] | None = None,
     quota: int = -1,
+    access: int = 0,
     /,
 ) -> tuple[bytes, int, int, int, int]: ...
 def tally(

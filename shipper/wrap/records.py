@@ -108,6 +108,7 @@ class RecordBuilder:
         self._parse = processing.parser.parse if processing is not None and processing.parser else None
         self._filter = None if processing is None else processing.filters
         fast_filters = None if processing is None else processing.fast
+        self._access = 0 if processing is None else processing.access
         # Records the next pack() may write, the rest being throttled (-1: no --throttle); pack()
         # spends it. The records left out so far, by the filters and by the throttle:
         self.quota = -1
@@ -137,7 +138,8 @@ class RecordBuilder:
         if self._fast:
             body, end, self._ids.next, filtered, throttled = _fastpack.pack(
                 items, start, max_records, max_bytes, *self._fast_args, self._ids.prefix, self._ids.next,
-                read_time, self._encoded, self._tally_arg, self.caught, self._fast_filters, self.quota)
+                read_time, self._encoded, self._tally_arg, self.caught, self._fast_filters, self.quota,
+                self._access)
         else:
             body, end, filtered, throttled = self._pack_python(items, start, max_records, max_bytes)
         self.filtered += filtered
