@@ -17,12 +17,15 @@ named field (``log`` for ``log.level``) goes to Python, which reads nested field
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
+from .backtracking import sre, sre_parse
 from .filters import Grep, Remove, Rename, Step
 
 PREFIX, REMOVE, RENAME, DROP_EXACT, KEEP_EXACT, DROP_SEARCH, KEEP_SEARCH = range(7)
+DROP_STARTS, KEEP_STARTS, DROP_CONTAINS, KEEP_CONTAINS = range(7, 11)
 ACCESS_PRESETS = {"nginx": 1, "apache": 2, "gunicorn": 3}  # _fastpack's CLF_*
 MAX_ENTRIES = 32  # _fastpack's MAX_FILTERS
 
@@ -36,13 +39,9 @@ def fast_filters(steps: Sequence[Step]) -> tuple[Entry, ...] | None:
     named: list[str] = []  # fields every filter names
     for step in steps:
         if isinstance(step, Grep):
-            condition = step.condition
-            search = condition.pattern is not None
-            kind = ((KEEP_SEARCH if search else KEEP_EXACT) if step.keep
-                    else (DROP_SEARCH if search else DROP_EXACT))
-            arg = condition.pattern.search if condition.pattern is not None else str(condition.value).encode()
-            entries.append((kind, condition.field.encode(), arg))
-            named.append(condition.field)
+            kind, arg = _grep(step)
+            entries.append((kind, step.condition.field.encode(), arg))
+            named.append(step.condition.field)
         elif isinstance(step, Rename):
             entries.append((RENAME, step.old.encode(), step.new.encode()))
             moved += [step.old, step.new]
@@ -59,6 +58,35 @@ def fast_filters(steps: Sequence[Step]) -> tuple[Entry, ...] | None:
     parents = sorted({parent for field in named for parent in _parents(field)})
     entries = [(PREFIX, parent.encode(), None) for parent in parents] + entries
     return tuple(entries) if len(entries) <= MAX_ENTRIES else None
+
+
+def _grep(step: Grep) -> tuple[int, Any]:
+    """The kind of a --drop/--keep entry and its argument: the value's bytes, the literal a regex
+    looks for (``^req``, ``health``: compared as bytes, which UTF-8 makes the same), or the
+    regex's search, which the C pass calls on the value's text."""
+    pattern, keep = step.condition.pattern, step.keep
+    if pattern is None:
+        return (KEEP_EXACT if keep else DROP_EXACT), str(step.condition.value).encode()
+    literal = literal_search(pattern)
+    if literal is None:
+        return (KEEP_SEARCH if keep else DROP_SEARCH), pattern.search
+    anchored, text = literal
+    kind = (KEEP_STARTS if keep else DROP_STARTS) if anchored else (KEEP_CONTAINS if keep else DROP_CONTAINS)
+    return kind, text.encode()
+
+
+def literal_search(pattern: re.Pattern[str]) -> tuple[bool, str] | None:
+    """``(anchored, text)`` when searching ``pattern`` is finding a literal text, at the start when
+    anchored (``^GET /health``, ``\\Areq``) or anywhere (``health``); else None."""
+    if pattern.flags != re.UNICODE:
+        return None  # IGNORECASE, MULTILINE (^ after any newline), VERBOSE...
+    items = list(sre_parse.parse(pattern.pattern))
+    anchored = bool(items) and items[0] in ((sre.AT, sre.AT_BEGINNING), (sre.AT, sre.AT_BEGINNING_STRING))
+    rest = items[1:] if anchored else items
+    if not rest or any(op is not sre.LITERAL for op, _ in rest):
+        return None
+    text = "".join(chr(code) for _, code in rest)
+    return (anchored, text) if not any(0xD800 <= ord(char) <= 0xDFFF for char in text) else None
 
 
 def access_preset(parse: Sequence[str], typed: bool) -> int:

@@ -14,6 +14,7 @@
  * compares them on random input.
  */
 #define PY_SSIZE_T_CLEAN
+#define _GNU_SOURCE /* memmem */
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
@@ -788,7 +789,10 @@ static int parse_tally(PyObject *arg, Tally *t) {
  * key that names a nested field's parent (PREFIX), a matched field that is not a string, and
  * a renamed key that collides with another go to Python, which decides. */
 #define MAX_FILTERS 32
-enum { F_PREFIX, F_REMOVE, F_RENAME, F_DROP_EXACT, F_KEEP_EXACT, F_DROP_SEARCH, F_KEEP_SEARCH };
+enum {
+    F_PREFIX, F_REMOVE, F_RENAME, F_DROP_EXACT, F_KEEP_EXACT, F_DROP_SEARCH, F_KEEP_SEARCH,
+    F_DROP_STARTS, F_KEEP_STARTS, F_DROP_CONTAINS, F_KEEP_CONTAINS /* a regex that finds a literal */
+};
 
 typedef struct {
     int count;
@@ -814,8 +818,8 @@ static int parse_filters(PyObject *arg, Filters *f) {
         if (!PyTuple_Check(entry) || !PyArg_ParseTuple(entry, "iSO", &kind, &key, &value))
             return PyErr_Occurred() ? -1 : (PyErr_SetString(PyExc_TypeError, "a filter is (kind, key, arg)"), -1);
         int search = kind == F_DROP_SEARCH || kind == F_KEEP_SEARCH;
-        int text = kind == F_RENAME || kind == F_DROP_EXACT || kind == F_KEEP_EXACT;
-        if (kind < F_PREFIX || kind > F_KEEP_SEARCH || (search && !PyCallable_Check(value)) ||
+        int text = kind == F_RENAME || kind == F_DROP_EXACT || kind == F_KEEP_EXACT || kind >= F_DROP_STARTS;
+        if (kind < F_PREFIX || kind > F_KEEP_CONTAINS || (search && !PyCallable_Check(value)) ||
             (text && !PyBytes_Check(value))) {
             PyErr_Format(PyExc_TypeError, "filter %zd: bad kind or argument", i);
             return -1;
@@ -834,10 +838,19 @@ static int parse_filters(PyObject *arg, Filters *f) {
 /* Whether the str value at out->data + at (up to out->len) matches filter i: 1, 0, or -1 with
  * a Python error set. */
 static int value_matches(const Filters *f, int i, const Out *out, Py_ssize_t at) {
-    Py_ssize_t size;
+    Py_ssize_t size, want = f->text_size[i];
     const char *text = str_text(out, at, &size);
-    if (f->search[i] == NULL)
-        return size == f->text_size[i] && memcmp(text, f->text[i], size) == 0;
+    switch (f->kind[i]) {
+    case F_DROP_STARTS:
+    case F_KEEP_STARTS:
+        return size >= want && memcmp(text, f->text[i], want) == 0;
+    case F_DROP_CONTAINS:
+    case F_KEEP_CONTAINS:
+        return want == 0 || memmem(text, size, f->text[i], want) != NULL;
+    case F_DROP_EXACT:
+    case F_KEEP_EXACT:
+        return size == want && memcmp(text, f->text[i], size) == 0;
+    }
     PyObject *value = PyUnicode_DecodeUTF8(text, size, NULL);
     if (value == NULL)
         return -1;
@@ -854,9 +867,10 @@ static int value_matches(const Filters *f, int i, const Out *out, Py_ssize_t at)
 static int kept(const Filters *f, uint32_t matched) {
     for (int i = 0; i < f->count; i++) {
         int hit = (matched >> i) & 1;
-        if ((f->kind[i] == F_DROP_EXACT || f->kind[i] == F_DROP_SEARCH) && hit)
-            return 0;
-        if ((f->kind[i] == F_KEEP_EXACT || f->kind[i] == F_KEEP_SEARCH) && !hit)
+        int kind = f->kind[i];
+        int drop = kind == F_DROP_EXACT || kind == F_DROP_SEARCH || kind == F_DROP_STARTS || kind == F_DROP_CONTAINS;
+        int keep = kind == F_KEEP_EXACT || kind == F_KEEP_SEARCH || kind == F_KEEP_STARTS || kind == F_KEEP_CONTAINS;
+        if ((drop && hit) || (keep && !hit))
             return 0;
     }
     return 1;

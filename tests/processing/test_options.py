@@ -1,5 +1,6 @@
 """The processing flags are checked at start, and the C pass takes the filters it can do."""
 
+import re
 import sys
 
 import pytest
@@ -67,7 +68,7 @@ def test_a_throttle_with_a_burst_is_read():
 
 
 def test_the_c_pass_does_drop_keep_rename_and_remove_on_separate_fields():
-    fast = compiled(("--drop", "log.level=debug"), ("--keep", "message~^req"), ("--rename", "msg=text"),
+    fast = compiled(("--drop", "log.level=debug"), ("--keep", "message~^re[qs]"), ("--rename", "msg=text"),
                     ("--remove", "x")).fast
     assert [(kind, key) for kind, key, _ in fast] == [
         (fastpass.PREFIX, b"log"), (fastpass.DROP_EXACT, b"log.level"), (fastpass.KEEP_SEARCH, b"message"),
@@ -105,3 +106,15 @@ def test_a_regex_without_nested_repeats_is_not_warned_about(regex):
 @pytest.mark.parametrize("regex", [r"(?>\w+\s?)+$", r"(\w++\s?)+$"])
 def test_possessive_and_atomic_inner_repeats_are_not_warned_about(regex):
     assert compiled(("--drop", f"message~{regex}")).warnings == ()
+
+
+@pytest.mark.parametrize(("regex", "literal"), [("^req", (True, "req")), (r"\Areq", (True, "req")),
+                                               ("health", (False, "health")), (r"^GET /a\.b", (True, "GET /a.b")),
+                                               ("^é", (True, "é"))])
+def test_a_regex_that_finds_a_literal_is_matched_as_bytes_in_the_c_pass(regex, literal):
+    assert fastpass.literal_search(re.compile(regex)) == literal
+
+
+@pytest.mark.parametrize("regex", ["(?i)^req", "(?m)^req", "req$", "^re.", "^", "a|b", "[ab]c"])
+def test_other_regexes_are_searched_by_python_from_the_c_pass(regex):
+    assert fastpass.literal_search(re.compile(regex)) is None

@@ -18,7 +18,8 @@ fields = st.sampled_from(["message", "log.level", "log", "level", "user.name", "
 texts = st.sampled_from(["debug", "info", "req 1", "x", "", "200", "true", "é"])
 conditions = st.one_of(
     st.tuples(fields, texts).map(lambda p: f"{p[0]}={p[1]}"),
-    st.tuples(fields, st.sampled_from(["^req", "o", "^$", "[0-9]", "é|x"])).map(lambda p: f"{p[0]}~{p[1]}"),
+    st.tuples(fields, st.sampled_from(["^req", "o", "^$", "[0-9]", "é|x", r"\Areq", "(?i)^REQ", "req$", "é", "^ "]))
+    .map(lambda p: f"{p[0]}~{p[1]}"),
 )
 flags = st.one_of(
     st.tuples(st.sampled_from(["--drop", "--keep"]), conditions),
