@@ -282,7 +282,7 @@ static Status new_key(Keys *keys, const Out *out, Py_ssize_t key_at) {
 
 static int is_digit(const Input *in) { return in->p < in->end && *in->p >= '0' && *in->p <= '9'; }
 
-static Status number(Input *in, Out *out) {
+static inline __attribute__((always_inline)) Status number(Input *in, Out *out) {
     const unsigned char *start = in->p;
     int negative = *in->p == '-';
     in->p += negative;
@@ -892,6 +892,7 @@ typedef struct {
     Filters filters;
     long long quota;  /* records that may still be written; -1: no --throttle */
     int access;       /* CLF_*: the preset whose lines this pass parses, before Python's parsers */
+    uint64_t key_sizes; /* bit (size % 64) for each reserved and time key: most keys skip both lists */
     Py_ssize_t filtered, throttled;
 } Context;
 
@@ -921,7 +922,7 @@ static int two_digits(const char *s) {
     return s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' ? (s[0] - '0') * 10 + s[1] - '0' : -1;
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+static inline __attribute__((always_inline)) int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     unsigned yoe = (unsigned)(y - era * 400);
@@ -1016,7 +1017,7 @@ typedef struct {
     uint32_t greps; /* bit i: filter i matches on this key's value */
 } Record;
 
-static Status begin_entry(Out *out, Record *r) {
+static inline __attribute__((always_inline)) Status begin_entry(Out *out, Record *r) {
     r->start = out->len;
     if (reserve(out, ENTRY_HEAD) < 0)
         return FAILED;
@@ -1034,7 +1035,7 @@ static Status begin_entry(Out *out, Record *r) {
 
 /* The key just written at r->key_at: the filters, the repeated-key check, logwrap's own keys,
  * time keys and the Sentry catch. */
-static Status pair_key(Context *ctx, Out *out, Record *r) {
+static inline __attribute__((always_inline)) Status pair_key(Context *ctx, Out *out, Record *r) {
     Status status;
     r->removed = 0;
     r->greps = 0;
@@ -1043,9 +1044,10 @@ static Status pair_key(Context *ctx, Out *out, Record *r) {
     if (!r->removed && (status = new_key(&r->keys, out, r->key_at)) != OK)
         return status; /* a removed key is written over: it is not kept among the keys */
     const char *key = str_text(out, r->key_at, &r->key_size);
-    if (key_in(key, r->key_size, ctx->reserved) >= 0)
+    int listed = (ctx->key_sizes >> (r->key_size & 63)) & 1;
+    if (listed && key_in(key, r->key_size, ctx->reserved) >= 0)
         return NOT_MINE; /* the app sets a field logwrap sets: Python keeps the app's key in place */
-    r->time_index = r->removed ? -1 : key_in(key, r->key_size, ctx->time_keys);
+    r->time_index = r->removed || !listed ? -1 : key_in(key, r->key_size, ctx->time_keys);
     if (ctx->caught != NULL && !r->catch && !r->removed)
         r->catch = caught_key(key, r->key_size);
     r->key_offset = key - out->data; /* writing the value may move out->data */
@@ -1053,7 +1055,7 @@ static Status pair_key(Context *ctx, Out *out, Record *r) {
 }
 
 /* The value just written at value_at (a str with no escapes when plain). */
-static Status pair_value(Context *ctx, Out *out, Record *r, Py_ssize_t value_at, int is_string, int plain) {
+static inline __attribute__((always_inline)) Status pair_value(Context *ctx, Out *out, Record *r, Py_ssize_t value_at, int is_string, int plain) {
     if (r->greps != 0) {
         if (!is_string)
             return NOT_MINE; /* a number, boolean or null is matched by its JSON text: Python */
@@ -1083,7 +1085,7 @@ static Status pair_value(Context *ctx, Out *out, Record *r, Py_ssize_t value_at,
 
 /* After the last pair: the filters' verdict, the throttle, the event time, logwrap's fields and
  * the id. A record left out writes nothing and takes its id, as in Python. */
-static Status end_entry(Context *ctx, Out *out, Record *r) {
+static inline __attribute__((always_inline)) Status end_entry(Context *ctx, Out *out, Record *r) {
     int filtered = ctx->filters.count > 0 && !kept(&ctx->filters, r->matched);
     if (filtered || ctx->quota == 0) {
         if (filtered)
@@ -1573,6 +1575,12 @@ static PyObject *pack_items(PyObject *items, Py_ssize_t start, Py_ssize_t max_re
         return NULL;
     }
     memcpy(ctx.read_time, read_time, 8);
+    ctx.key_sizes = 0;
+    for (int list = 0; list < 2; list++) {
+        PyObject *keys = list ? ctx.time_keys : ctx.reserved;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++)
+            ctx.key_sizes |= (uint64_t)1 << (PyBytes_GET_SIZE(PyTuple_GET_ITEM(keys, i)) & 63);
+    }
     Out out = {NULL, NULL, 0, 0};
     Py_ssize_t index = start < 0 ? 0 : start, taken = 0;
     Py_ssize_t per_record = ENTRY_HEAD + 5 + ctx.fields_size + PyUnicode_GET_LENGTH(ctx.id_prefix) + 24;
