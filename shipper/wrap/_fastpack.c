@@ -12,6 +12,10 @@
  * goes, in order, to the Python callback ``slow(item, event_id) -> bytes``, which builds it
  * exactly as the pure-Python path does. So the two paths agree by construction, and a test
  * compares them on random input.
+ *
+ * The same pass applies the filters the C side can do (shipper.processing.fastpass), stops
+ * writing once --throttle's quota is spent, and reads nginx, apache and gunicorn access lines
+ * when that preset is the first --parse (access_entry); the rest of processing is Python's.
  */
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE /* memmem */

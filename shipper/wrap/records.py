@@ -1,7 +1,9 @@
 """Lines and groups to packed Forward entries ``[time, record]`` (sans-I/O).
 
-A line holding a JSON object becomes the record; any other line becomes ``{"message": line}``
-(invalid UTF-8 replaced). The event time comes from the first of ``time_keys`` the record
+A line holding a JSON object becomes the record; any other line becomes what the first
+``--parse`` parser that matches makes of it, else ``{"message": line}`` (invalid UTF-8 replaced).
+The filters (``shipper.processing``) then run on every record, and ``--throttle``'s quota stops
+a pack() once it is spent; what they leave out is counted in ``filtered`` and ``throttled``. The event time comes from the first of ``time_keys`` the record
 has (ISO 8601 or epoch), else from when the line was read. Every record gets ``stream``,
 the labels and a unique id under ``id_key``, made here, once, so that a resent chunk carries
 the same ids and an Elasticsearch output keyed on them stores it once. logwrap's fields win
@@ -15,7 +17,8 @@ dump of a fatal error: its ``error.type`` is the signal that killed the process 
 line.
 
 JSON lines go through the C extension ``_fastpack`` when it is built: it transcodes them
-to msgpack in one pass, about 5x faster, and hands every item it is not sure of back to
+to msgpack in one pass, about 5x faster, with the common filters and, when an access-log preset
+is the first parser, the access lines too; it hands every item it is not sure of back to
 ``_encoded`` here, so both paths make the same records. Without a compiler the Python path
 does it all.
 """
