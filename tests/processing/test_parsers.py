@@ -1,7 +1,6 @@
 """--parse, --types and --time-format together: regex semantics, first match wins, typing, time, errors."""
 
 import re
-import time
 
 import pytest
 from hypothesis import given
@@ -24,15 +23,6 @@ RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z")
 
 def regex(pattern: str):
     return parser_for("regex:" + pattern)
-
-
-@pytest.fixture
-def new_york(monkeypatch):
-    monkeypatch.setenv("TZ", "EST5EDT,M3.2.0,M11.1.0")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 # parser_for

@@ -51,15 +51,6 @@ def request_fields(record):
     return {k: v for k, v in record.items() if k in ("http.request.method", "url.original", "http.version")}
 
 
-@pytest.fixture
-def new_york(monkeypatch):
-    monkeypatch.setenv("TZ", "EST5EDT,M3.2.0,M11.1.0")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 def test_the_preset_names_are_the_parsers():
     assert set(PRESETS) == set(PARSERS) == set(PATTERNS)
 

@@ -1,6 +1,5 @@
 """strftime-written times to RFC 3339 UTC, local time for a format without a zone, and bad formats."""
 
-import time
 
 import pytest
 from hypothesis import given
@@ -11,16 +10,6 @@ from shipper.processing.timeformat import TimeFormat
 
 NGINX = "%d/%b/%Y:%H:%M:%S %z"
 ASCTIME = "%Y-%m-%d %H:%M:%S,%f"
-
-
-@pytest.fixture
-def new_york(monkeypatch):
-    """Local time is US Eastern (a POSIX rule: no tzdata needed) for the test, then back."""
-    monkeypatch.setenv("TZ", "EST5EDT,M3.2.0,M11.1.0")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def test_a_time_with_a_zone_becomes_utc():
