@@ -3,8 +3,9 @@
 A line holding a JSON object becomes the record; any other line becomes what the first
 ``--parse`` parser that matches makes of it, else ``{"message": line}`` (invalid UTF-8 replaced).
 The filters (``shipper.processing``) then run on every record, and ``--throttle``'s quota stops
-a pack() once it is spent; what they leave out is counted in ``filtered`` and ``throttled``. The event time comes from the first of ``time_keys`` the record
-has (ISO 8601 or epoch), else from when the line was read. Every record gets ``stream``,
+a pack() once it is spent; what they leave out is counted in ``filtered`` and ``throttled``.
+The event time comes from the first of ``time_keys`` the record has (ISO 8601 or epoch),
+else from when the line was read. Every record gets ``stream``,
 the labels and a unique id under ``id_key``, made here, once, so that a resent chunk carries
 the same ids and an Elasticsearch output keyed on them stores it once. logwrap's fields win
 over the app's fields of the same name.
