@@ -22,7 +22,7 @@ from .forward.eventtime import to_wire
 from .forward.pool import Pool
 from .prefetch import Prefetcher
 from .processing.options import Processing
-from .processing.throttle import Throttle
+from .processing.throttle import Throttle, notice_record
 from .send_input import MAX_WARNINGS, READERS, Entry, InputReader
 
 READ_SIZE = 1024 * 1024
@@ -163,10 +163,7 @@ class _Steps:
         count = self._throttle.notice(now, final)
         if count:  # a record of its own, counted with the records read
             report.records += 1
-            rate = self._throttle.rate
-            entries.append((to_wire(time.time_ns()), {
-                "message": f"throttled {count} records (over --throttle {rate})", "log.level": "warning",
-                "throttled": count, "reason": "throttle", "rate": str(rate)}))
+            entries.append((to_wire(time.time_ns()), notice_record(count, self._throttle.rate)))
         return entries
 
 

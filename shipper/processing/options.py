@@ -69,23 +69,26 @@ def compile_processing(options: ProcessingOptions, time_keys: Sequence[str],
     filters = Filters(steps) if steps else None
     access = access_preset(options.parse, bool(options.types or options.time_format))
     fast = fast_filters(steps) if steps else ()
-    return Processing(parser, filters, fast, rate, backtracking(options), access)
+    return Processing(parser, filters, fast, rate, backtracking(options, steps), access)
 
 
-def backtracking(options: ProcessingOptions) -> tuple[str, ...]:
+def backtracking(options: ProcessingOptions, steps: Sequence[Step]) -> tuple[str, ...]:
     """A warning for each regex given that may backtrack for exponential time."""
     given = [("--parse", spec, spec[6:]) for spec in options.parse if spec.startswith("regex:")]
-    for flag, value in options.filters:
-        if flag in ("--drop", "--keep"):
-            at = min((i for i in (value.find("="), value.find("~")) if i >= 0), default=-1)
-            if value[at] == "~":
-                given.append((flag, value, value[at + 1:]))
-        elif flag == "--redact-pattern" and "=" in value:
-            given.append((flag, value, value.partition("=")[2]))
+    for (flag, value), step in zip(options.filters, steps, strict=True):
+        given += [(flag, value, regex.pattern) for regex in _regexes(step)]
     return tuple(f"{flag} {value!r}: a repeat inside a repeat can take exponential time on a line that "
                  "does not match, and logwrap reads nothing while it runs; make the inner repeat "
                  "possessive (x++) or atomic ((?>...)), or bound it" for flag, value, regex in given
                  if nested_repeat(regex))
+
+
+def _regexes(step: Step) -> list[re.Pattern[str]]:
+    if isinstance(step, Grep):
+        return [] if step.condition.pattern is None else [step.condition.pattern]
+    if isinstance(step, RedactPatterns):
+        return [pattern.regex for pattern in step.patterns]
+    return []
 
 
 def utf8(flag: str, value: str) -> None:

@@ -56,13 +56,13 @@ class Pattern:
 
 class RedactPatterns:
     def __init__(self, patterns: Sequence[Pattern]) -> None:
-        self._patterns = tuple(patterns)
+        self.patterns = tuple(patterns)
 
     def __call__(self, record: dict[Any, Any]) -> dict[Any, Any]:
         return {key: self._value(value) for key, value in record.items()}
 
     def text(self, text: str) -> str:
-        for pattern in self._patterns:
+        for pattern in self.patterns:
             text = pattern.regex.sub(self._mask, text)
         return text
 

@@ -12,6 +12,7 @@ The bucket is checked once per read of the child's pipe (a batch of lines), not 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,13 @@ class Throttle:
             return 0
         count, self._unnoticed, self._noticed = self._unnoticed, 0, now
         return count
+
+
+def notice_record(count: int, rate: Rate, stream: str | None = None) -> dict[str, Any]:
+    """The record saying that ``count`` records (of ``stream``) were over ``rate``."""
+    of = f" of {stream}" if stream else ""
+    record: dict[str, Any] = {"message": f"throttled {count} records{of} (over --throttle {rate})",
+                              "log.level": "warning"}
+    if stream:
+        record["stream"] = stream
+    return {**record, "throttled": count, "reason": "throttle", "rate": str(rate)}

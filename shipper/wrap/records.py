@@ -133,6 +133,11 @@ class RecordBuilder:
             tuple(key.encode() for key in options.time_keys),
         )
 
+    @property
+    def left_out(self) -> int:
+        """Records the filters and the throttle have left out so far."""
+        return self.filtered + self.throttled
+
     def pack(self, items: list[Item], start: int, max_records: int, max_bytes: int, now_ns: int
              ) -> tuple[bytes, int]:
         """Entries for ``items[start:]``, up to ``max_records`` of them and until the body
@@ -189,12 +194,9 @@ class RecordBuilder:
                 record[id_key] = event_id
                 try:
                     entry = encode((time_of(record), record))
-                except OverflowError:  # an integer beyond 64 bits: as _encoded does
-                    if keep is None:
-                        entry, catch = self._entry(self._text(item), event_id), False  # type: ignore[arg-type]
-                    else:
-                        record = _big_ints_as_text(record)
-                        entry = encode((time_of(record), record))
+                except OverflowError:
+                    entry, kept_whole = self._overflowed(item, record, event_id)
+                    catch = catch and kept_whole
                 if catch:
                     caught.append(entry)  # type: ignore[union-attr]
             if entry is None:
@@ -222,15 +224,20 @@ class RecordBuilder:
         catch = self.caught is not None and not CAUGHT_KEYS.isdisjoint(record)
         try:
             entry = self._entry(record, event_id)
-        except OverflowError:  # an integer beyond 64 bits in a JSON line: the line is kept as text,
-            if self._filter is None:
-                return self._entry(self._text(item), event_id)  # type: ignore[arg-type]
-            # unless filters changed the record (a field removed, a secret masked), which the
-            # line's text would undo: then the big integers become their text instead
-            entry = self._entry(_big_ints_as_text(record), event_id)
+        except OverflowError:
+            entry, kept_whole = self._overflowed(item, record, event_id)
+            catch = catch and kept_whole
         if catch:
             self.caught.append(entry)  # type: ignore[union-attr]
         return entry
+
+    def _overflowed(self, item: Item, record: dict[Any, Any], event_id: str) -> tuple[bytes, bool]:
+        """The entry of a record holding an integer beyond 64 bits, and whether it is still the
+        record: the line is kept as text, unless filters changed the record (a field removed, a
+        secret masked), which the line's text would undo; then the big integers become text."""
+        if self._filter is None:
+            return self._entry(self._text(item), event_id), False  # type: ignore[arg-type]
+        return self._entry(_big_ints_as_text(record), event_id), True
 
     def _record(self, item: Item) -> dict[Any, Any]:
         if type(item) is bytes:

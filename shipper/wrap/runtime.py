@@ -35,7 +35,7 @@ from ..metrics.pipeline import PipelineReading, pipeline_families, record_famili
 from ..metrics.statsd import safe
 from ..metrics.tally import RecordTally
 from ..metrics.timing import Timing
-from ..processing.throttle import Throttle
+from ..processing.throttle import Throttle, notice_record
 from ..sentry.event import Context, Exit
 from ..sentry.options import SentryOptions
 from .framing import DEFAULT_MAX_LINE_BYTES, LineFramer
@@ -163,22 +163,20 @@ class StreamPipeline:
         self.records += len(items)
         now_ns, now = time.time_ns(), time.monotonic()
         builder, throttle = self._builder, self._throttle
-        filtered, throttled = builder.filtered, builder.throttled
-        if throttle is not None:
-            builder.quota = throttle.quota(now)
+        throttled = builder.throttled
+        quota = builder.quota = -1 if throttle is None else throttle.quota(now)
         start = 0
         while start < len(items):
             records, size = self._batcher.room()
-            left_out = builder.filtered + builder.throttled
+            left_out = builder.left_out
             body, end = builder.pack(items, start, records, size, now_ns)
-            count = end - start - (builder.filtered + builder.throttled - left_out)
+            count = end - start - (builder.left_out - left_out)
             chunk = self._batcher.add(body, count, now) if count else None
             start = end
             if chunk is not None:
                 self._deliver(chunk)
         if throttle is not None:
-            throttled = builder.throttled - throttled
-            throttle.spend(len(items) - (builder.filtered - filtered) - throttled, throttled)
+            throttle.spend(quota - builder.quota, builder.throttled - throttled)
         if self.recent is not None:
             self.recent.add(items, now_ns)
         if self._builder.caught:
@@ -190,10 +188,7 @@ class StreamPipeline:
             return
         count = self._throttle.notice(now, final)
         if count:
-            rate = self._throttle.rate
-            self._notify({"message": f"throttled {count} records of {self.name} (over --throttle {rate})",
-                          "log.level": "warning", "stream": self.name, "throttled": count,
-                          "reason": "throttle", "rate": str(rate)})
+            self._notify(notice_record(count, self._throttle.rate, self.name))
 
     def _report(self, caught: list[bytes]) -> None:
         """Hand the caught entries to Sentry's reporter; its failure must not touch the records."""
